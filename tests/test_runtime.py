@@ -1,0 +1,119 @@
+import re
+
+import keras
+import numpy as np
+import pytest
+
+from lessonlib import runtime
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("0", False),
+                                             ("", False), ("off", False), (" YES ", True)])
+def test_fast_mode_reads_the_environment(monkeypatch, value, expected):
+    monkeypatch.setenv("LESSONLIB_FAST", value)
+    assert runtime.fast_mode() is expected
+
+
+def test_full_mode_is_the_default(monkeypatch):
+    monkeypatch.delenv("LESSONLIB_FAST", raising=False)
+    assert runtime.fast_mode() is False
+    assert runtime.size(full=20, fast=2) == 20
+
+
+def test_fast_mode_with_a_bad_value_names_the_variable(monkeypatch):
+    monkeypatch.setenv("LESSONLIB_FAST", "maybe")
+    with pytest.raises(ValueError, match=r"LESSONLIB_FAST='maybe'"):
+        runtime.fast_mode()
+
+
+def test_size_follows_the_mode(monkeypatch):
+    monkeypatch.setenv("LESSONLIB_FAST", "1")
+    assert runtime.size(full=60_000, fast=2_000) == 2_000
+    monkeypatch.setenv("LESSONLIB_FAST", "0")
+    assert runtime.size(full=60_000, fast=2_000) == 60_000
+
+
+@pytest.mark.parametrize("full, fast, pattern", [
+    (10, 20, r"full=10, fast=20"),
+    (0, 0, r"full=0"),
+    (10, -1, r"fast=-1"),
+    ("10", 1, r"full='10'"),
+])
+def test_size_rejects_bad_arguments(full, fast, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        runtime.size(full=full, fast=fast)
+
+
+def test_setup_seeds_the_backend_and_numpy():
+    runtime.setup(seed=7, verbose=False)
+    first = (keras.ops.convert_to_numpy(keras.random.normal((3,))), np.random.rand(3))  # noqa: NPY002 (global seeding)
+    runtime.setup(seed=7, verbose=False)
+    second = (keras.ops.convert_to_numpy(keras.random.normal((3,))), np.random.rand(3))  # noqa: NPY002 (global seeding)
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+    runtime.setup(seed=8, verbose=False)
+    assert not np.array_equal(np.random.rand(3), second[1])  # noqa: NPY002
+
+
+def test_setup_prints_one_line_with_backend_device_and_mode(capsys, monkeypatch):
+    monkeypatch.setenv("LESSONLIB_FAST", "1")
+    chosen = runtime.setup(seed=0)
+    line = capsys.readouterr().out.strip()
+    assert "\n" not in line
+    assert line.startswith(f"Keras {keras.__version__} on {keras.backend.backend()} ")
+    assert "fast mode" in line
+    assert chosen.fast is True
+    assert re.search(r"CPU \(\d+ cores\)|\d GPUs?: ", line), line
+
+
+def test_setup_on_a_cpu_keeps_float32():
+    chosen = runtime.setup(seed=0, verbose=False)
+    if chosen.device.kind == "CPU":
+        assert chosen.precision == "float32"
+    assert keras.mixed_precision.dtype_policy().name == chosen.precision
+    keras.mixed_precision.set_global_policy("float32")
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    ({"seed": -1}, r"seed=-1"),
+    ({"seed": 1.5}, r"seed=1.5"),
+    ({"precision": "half"}, r"precision='half'"),
+])
+def test_setup_rejects_bad_arguments(kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        runtime.setup(verbose=False, **kwargs)
+
+
+@pytest.mark.parametrize("device, expected", [
+    (runtime.Device("CPU", cores=2), "float32"),
+    (runtime.Device("GPU", ("NVIDIA H100",), (9, 0)), "mixed_bfloat16"),
+    (runtime.Device("GPU", ("NVIDIA A100",), (8, 0)), "mixed_bfloat16"),
+    (runtime.Device("GPU", ("Tesla T4",), (7, 5)), "mixed_float16"),
+    (runtime.Device("GPU", ("Tesla K80",), (3, 7)), "float32"),
+    (runtime.Device("GPU", ("unknown",), None), "float32"),
+])
+def test_mixed_precision_only_where_it_pays(device, expected):
+    assert runtime.precision_policy(device) == expected
+
+
+def test_device_descriptions():
+    assert str(runtime.Device("CPU", cores=2)) == "CPU (2 cores)"
+    assert str(runtime.Device("GPU", ("NVIDIA H100",), (9, 0))) == "1 GPU: NVIDIA H100"
+    assert str(runtime.Device("GPU", ("A", "A"), (8, 0))) == "2 GPUs: A"
+
+
+def test_the_current_device_is_found():
+    found = runtime.device()
+    assert found.kind in ("CPU", "GPU")
+    assert found.cores >= 1
+
+
+def test_jit_compile_where_the_backend_supports_it():
+    expected = keras.backend.backend() in ("tensorflow", "jax")
+    assert runtime.jit_compile() is expected
+
+
+def test_environment_lists_versions():
+    versions = runtime.environment()
+    assert versions["keras"] == keras.__version__
+    assert set(versions) >= {"python", "tensorflow", "jax", "torch", "numpy", "mlxtend"}
