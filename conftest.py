@@ -7,7 +7,6 @@ it and every lesson runs on its small budget. Set LESSONLIB_FAST=0 to test the f
 import os
 
 os.environ.setdefault("LESSONLIB_FAST", "1")
-os.environ.setdefault("MPLBACKEND", "Agg")
 # TensorFlow's start-up messages about missing CUDA drivers and CPU instructions would bury
 # the lessons' own output; errors still show.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

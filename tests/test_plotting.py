@@ -64,3 +64,19 @@ def test_training_curves_errors():
         plotting.training_curves({"loss": [1.0]}, metrics=["accuracy"])
     with pytest.raises(ValueError, match=r"history="):
         plotting.training_curves({})
+
+
+def test_figures_display_as_png_in_ipython_whatever_the_backend():
+    import importlib
+
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        importlib.reload(plotting)  # registers the formatter with the running shell
+        figure = plotting.image_grid(np.zeros((2, 8, 8)))
+        data, _ = shell.display_formatter.format(figure)
+        assert data["image/png"][:4] == b"\x89PNG"
+    finally:
+        InteractiveShell.clear_instance()
+        importlib.reload(plotting)

