@@ -1,0 +1,85 @@
+"""Where each pooling window sits: static index maps shared by pooling and unpooling.
+
+Both layers work on the flattened spatial positions `y * width + x` of a channels-last image.
+The maps are computed once with NumPy when a layer is built, so the layers' `call` is a gather,
+a comparison and a reduction in `keras.ops`, the same on every backend.
+"""
+
+import math
+
+import numpy as np
+
+from lessonlib import _validation
+
+
+def normalize_pair(name, value):
+    """Return `value` as a pair of positive ints; an int `n` means `(n, n)`."""
+    pair = (value, value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise ValueError(f"`{name}` must be an int or a pair of ints. Received: {name}={value!r}")
+    try:
+        return tuple(_validation.positive_int(name, size) for size in pair)
+    except ValueError:
+        raise ValueError(
+            f"`{name}` must hold positive integers. Received: {name}={value!r}"
+        ) from None
+
+
+def normalize_padding(padding):
+    padding = padding.lower() if isinstance(padding, str) else padding
+    return _validation.one_of("padding", padding, ("valid", "same"))
+
+
+def output_length(length, pool, stride, padding):
+    """The pooled length along one axis, as Keras's `MaxPooling2D` computes it."""
+    if padding == "same":
+        return math.ceil(length / stride)
+    return (length - pool) // stride + 1
+
+
+def _offset(length, pool, stride, padding):
+    """Where the first window starts: negative for 'same' padding, as TensorFlow pads."""
+    if padding == "valid":
+        return 0
+    total = max((output_length(length, pool, stride, padding) - 1) * stride + pool - length, 0)
+    return -(total // 2)
+
+
+def window_positions(height, width, pool_size, strides, padding):
+    """Return the flat input position of every window entry, -1 where it falls in padding.
+
+    Returns:
+        int array of shape `(out_height * out_width, pool_height * pool_width)`; entries of a
+        window are in row-major order, so the first maximum in that order is the first along
+        the last axis.
+    """
+    (pool_h, pool_w), (stride_h, stride_w) = pool_size, strides
+    out_h = output_length(height, pool_h, stride_h, padding)
+    out_w = output_length(width, pool_w, stride_w, padding)
+    top = _offset(height, pool_h, stride_h, padding) + stride_h * np.arange(out_h)
+    left = _offset(width, pool_w, stride_w, padding) + stride_w * np.arange(out_w)
+    rows = top[:, None, None, None] + np.arange(pool_h)[None, None, :, None]
+    columns = left[None, :, None, None] + np.arange(pool_w)[None, None, None, :]
+    rows, columns = np.broadcast_arrays(rows, columns)
+    inside = (rows >= 0) & (rows < height) & (columns >= 0) & (columns < width)
+    positions = np.where(inside, rows * width + columns, -1)
+    return positions.reshape(out_h * out_w, pool_h * pool_w)
+
+
+def windows_covering(height, width, pool_size, strides, padding):
+    """For each input position, the windows that contain it (-1 pads the list).
+
+    Returns:
+        int array of shape `(height * width, max_windows_per_position)`. With non-overlapping
+        windows, each position is in at most one window and the second axis has length 1.
+    """
+    positions = window_positions(height, width, pool_size, strides, padding)
+    covering = [[] for _ in range(height * width)]
+    for window, entries in enumerate(positions):
+        for position in entries[entries >= 0]:
+            covering[position].append(window)
+    depth = max(1, max(len(windows) for windows in covering))
+    table = np.full((height * width, depth), -1)
+    for position, windows in enumerate(covering):
+        table[position, : len(windows)] = windows
+    return table

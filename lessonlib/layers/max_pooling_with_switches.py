@@ -1,0 +1,111 @@
+"""Max pooling that also returns its switches, for unpooling (Zeiler & Fergus; Noh et al.)."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from lessonlib.layers import _pool_geometry as geometry
+
+
+@keras.saving.register_keras_serializable(package="lessonlib")
+class MaxPoolingWithSwitches(keras.layers.Layer):
+    """2-D max pooling that returns the pooled values and where each maximum came from.
+
+    The lecture's "switch variables": for every pooling window and channel, the position of
+    the unit that won the max-pool. `MaxUnpooling2D` puts each value back there. Exactly one
+    switch per window, also when several inputs tie (ReLU outputs tie at 0 all the time): the
+    first maximum in row-major order wins. Gradients reach only the winning input.
+
+    Args:
+        pool_size: int or `(height, width)` of the pooling window. Default 2.
+        strides: int or pair; defaults to `pool_size`. Windows may overlap (stride < pool).
+        padding: `"valid"` (windows inside the input) or `"same"` (output size
+            `ceil(input / stride)`, padded as Keras's `MaxPooling2D` pads).
+
+    Input shape:
+        `(batch, height, width, channels)`, height and width known when the layer is built.
+
+    Returns:
+        `(pooled, switches)`: pooled of shape `(batch, out_height, out_width, channels)`, the
+        same as `keras.layers.MaxPooling2D` gives, and int32 switches of the same shape
+        holding the flat input position `y * width + x` of each maximum, per channel.
+
+    Raises:
+        ValueError: for a bad pool size, stride or padding, an input that is not 4-D with known
+            height and width, or a window larger than a "valid" input.
+
+    Example:
+
+    >>> pooled, switches = MaxPoolingWithSwitches(pool_size=2)(features)
+    >>> restored = MaxUnpooling2D(pool_size=2)(pooled, switches)
+    """
+
+    def __init__(self, pool_size=2, strides=None, padding="valid", **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = geometry.normalize_pair("pool_size", pool_size)
+        self.strides = geometry.normalize_pair(
+            "strides", self.pool_size if strides is None else strides
+        )
+        self.padding = geometry.normalize_padding(padding)
+
+    def _output_size(self, height, width):
+        return (
+            geometry.output_length(height, self.pool_size[0], self.strides[0], self.padding),
+            geometry.output_length(width, self.pool_size[1], self.strides[1], self.padding),
+        )
+
+    def build(self, input_shape):
+        if len(input_shape) != 4 or input_shape[1] is None or input_shape[2] is None:
+            raise ValueError(
+                "MaxPoolingWithSwitches needs inputs of shape (batch, height, width, channels) "
+                f"with known height and width. Received: input_shape={input_shape}"
+            )
+        height, width = input_shape[1], input_shape[2]
+        out_height, out_width = self._output_size(height, width)
+        if out_height < 1 or out_width < 1:
+            raise ValueError(
+                f"A pool of {self.pool_size} does not fit a {height}x{width} input with "
+                f"padding='valid'; use a smaller pool or padding='same'. "
+                f"Received: input_shape={input_shape}"
+            )
+        positions = geometry.window_positions(
+            height, width, self.pool_size, self.strides, self.padding
+        )
+        self._height, self._width = height, width
+        self._num_windows, self._window_length = positions.shape
+        # Padding reads a -inf appended after the last position, so it never wins.
+        self._gather_index = np.where(positions < 0, height * width, positions).ravel()
+        self._positions = positions.ravel().astype("int32")
+
+    def call(self, inputs):
+        channels = inputs.shape[-1]
+        flat = ops.reshape(inputs, (-1, self._height * self._width, channels))
+        lowest = ops.full_like(flat[:, :1], float("-inf"))
+        windows = ops.take(ops.concatenate([flat, lowest], axis=1), self._gather_index, axis=1)
+        windows = ops.reshape(windows, (-1, self._num_windows, self._window_length, channels))
+        winner = ops.argmax(windows, axis=2)  # the first maximum in row-major order
+        pooled = ops.take_along_axis(windows, ops.expand_dims(winner, 2), axis=2)
+        window_start = ops.arange(self._num_windows, dtype="int32") * self._window_length
+        switches = ops.take(
+            self._positions, ops.cast(winner, "int32") + window_start[None, :, None]
+        )
+        out_height, out_width = self._output_size(self._height, self._width)
+        shape = (-1, out_height, out_width, channels)
+        return ops.reshape(pooled, shape), ops.reshape(ops.cast(switches, "int32"), shape)
+
+    def compute_output_shape(self, input_shape):
+        out_height, out_width = self._output_size(input_shape[1], input_shape[2])
+        shape = (input_shape[0], out_height, out_width, input_shape[3])
+        return shape, shape
+
+    def compute_output_spec(self, inputs):
+        pooled_shape, switches_shape = self.compute_output_shape(inputs.shape)
+        return (
+            keras.KerasTensor(pooled_shape, dtype=self.compute_dtype),
+            keras.KerasTensor(switches_shape, dtype="int32"),
+        )
+
+    def get_config(self):
+        base_config = super().get_config()
+        config = {"pool_size": self.pool_size, "strides": self.strides, "padding": self.padding}
+        return {**base_config, **config}

@@ -1,0 +1,194 @@
+import os
+
+import keras
+import numpy as np
+import pytest
+from keras import layers, ops
+
+from lessonlib.layers import MaxPoolingWithSwitches, MaxUnpooling2D
+
+
+def reference_pool(x, pool_size, strides, padding):
+    """Max pooling with switches in plain loops: the first maximum in row-major order wins."""
+    batch, height, width, channels = x.shape
+    (pool_h, pool_w), (stride_h, stride_w) = pool_size, strides
+    if padding == "same":
+        out_h, out_w = -(-height // stride_h), -(-width // stride_w)
+        top = -(max((out_h - 1) * stride_h + pool_h - height, 0) // 2)
+        left = -(max((out_w - 1) * stride_w + pool_w - width, 0) // 2)
+    else:
+        out_h, out_w = (height - pool_h) // stride_h + 1, (width - pool_w) // stride_w + 1
+        top = left = 0
+    pooled = np.zeros((batch, out_h, out_w, channels), x.dtype)
+    switches = np.zeros((batch, out_h, out_w, channels), np.int32)
+    for b in range(batch):
+        for i in range(out_h):
+            for j in range(out_w):
+                for c in range(channels):
+                    best, where = -np.inf, -1
+                    for u in range(pool_h):
+                        for v in range(pool_w):
+                            y, z = top + i * stride_h + u, left + j * stride_w + v
+                            if 0 <= y < height and 0 <= z < width and x[b, y, z, c] > best:
+                                best, where = x[b, y, z, c], y * width + z
+                    pooled[b, i, j, c], switches[b, i, j, c] = best, where
+    return pooled, switches
+
+
+def reference_unpool(values, switches, height, width):
+    batch, _, _, channels = values.shape
+    out = np.zeros((batch, height * width, channels), values.dtype)
+    for b in range(batch):
+        for c in range(channels):
+            out[b, switches[b, ..., c].ravel(), c] = values[b, ..., c].ravel()
+    return out.reshape(batch, height, width, channels)
+
+
+def ties(shape, seed=0):
+    """ReLU-like data: many exact zeros and repeated values, so windows tie often."""
+    rng = np.random.default_rng(seed)
+    return np.maximum(rng.integers(-3, 3, size=shape), 0).astype("float32")
+
+
+CASES = [
+    ((2, 2), None, "valid", (2, 8, 8, 3)),
+    ((2, 2), None, "valid", (1, 7, 9, 2)),   # odd sizes: the last row/column is dropped
+    ((2, 2), None, "same", (1, 7, 9, 2)),    # odd sizes: padded
+    ((3, 3), (2, 2), "valid", (2, 9, 9, 1)),  # overlapping windows (Zeiler & Fergus)
+    ((3, 3), (2, 2), "same", (1, 8, 6, 2)),
+    ((3, 2), (3, 2), "valid", (1, 9, 8, 2)),  # rectangular
+    ((2, 2), (3, 3), "valid", (1, 8, 8, 1)),  # gaps between windows
+]
+
+
+@pytest.mark.parametrize("pool_size, strides, padding, shape", CASES)
+def test_pooling_matches_the_reference_and_keras(pool_size, strides, padding, shape):
+    x = ties(shape)
+    layer = MaxPoolingWithSwitches(pool_size, strides, padding)
+    pooled, switches = layer(x)
+    expected_pooled, expected_switches = reference_pool(x, pool_size, strides or pool_size,
+                                                        padding)
+    np.testing.assert_array_equal(ops.convert_to_numpy(pooled), expected_pooled)
+    np.testing.assert_array_equal(ops.convert_to_numpy(switches), expected_switches)
+    keras_pooled = layers.MaxPooling2D(pool_size, strides, padding)(x)
+    np.testing.assert_array_equal(ops.convert_to_numpy(pooled), ops.convert_to_numpy(keras_pooled))
+
+
+@pytest.mark.parametrize("pool_size, strides, padding, shape", CASES)
+def test_unpooling_puts_each_value_back_at_its_switch(pool_size, strides, padding, shape):
+    x = ties(shape, seed=1) + np.random.default_rng(2).random(shape).astype("float32")
+    pooled, switches = MaxPoolingWithSwitches(pool_size, strides, padding)(x)
+    unpooled = MaxUnpooling2D(pool_size, strides, padding, output_size=shape[1:3])(pooled,
+                                                                                   switches)
+    expected = reference_unpool(ops.convert_to_numpy(pooled), ops.convert_to_numpy(switches),
+                                *shape[1:3])
+    np.testing.assert_array_equal(ops.convert_to_numpy(unpooled), expected)
+
+
+def test_unpool_of_pool_keeps_exactly_the_maxima_and_three_quarters_are_zero():
+    x = np.random.default_rng(0).random((2, 8, 8, 4)).astype("float32")  # no ties
+    pooled, switches = MaxPoolingWithSwitches(2)(x)
+    unpooled = ops.convert_to_numpy(MaxUnpooling2D(2)(pooled, switches))
+    kept = unpooled != 0
+    assert kept.mean() == 0.25
+    np.testing.assert_array_equal(unpooled[kept], x[kept])
+    windows = x.reshape(2, 4, 2, 4, 2, 4).max(axis=(2, 4))
+    np.testing.assert_array_equal(np.sort(unpooled[kept]), np.sort(windows.ravel()))
+
+
+def test_exactly_one_switch_per_window_when_everything_ties():
+    x = np.zeros((1, 4, 4, 1), "float32")  # ReLU outputs: all zero
+    pooled, switches = MaxPoolingWithSwitches(2)(x)
+    np.testing.assert_array_equal(ops.convert_to_numpy(switches)[0, ..., 0], [[0, 2], [8, 10]])
+    ones = MaxUnpooling2D(2)(ops.ones_like(pooled), switches)
+    assert float(ops.sum(ones)) == 4.0  # one position per window, not all four
+
+
+def test_gradients_reach_the_winning_input_and_the_unpooled_values():
+    x = np.array([[1.0, 3.0], [3.0, 2.0]], "float32").reshape(1, 2, 2, 1)
+    inputs = keras.Input((2, 2, 1))
+    pooled, switches = MaxPoolingWithSwitches(2)(inputs)
+    outputs = MaxUnpooling2D(2)(pooled * 5.0, switches)
+    model = keras.Model(inputs, outputs)
+    gradient = gradient_of_sum(model, x)
+    # Only the first of the tied maxima (row-major) receives the gradient, times 5.
+    np.testing.assert_array_equal(gradient.reshape(2, 2), [[0.0, 5.0], [0.0, 0.0]])
+
+
+def gradient_of_sum(model, x):
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tensor = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(tensor)
+            total = tf.reduce_sum(model(tensor))
+        return tape.gradient(total, tensor).numpy()
+    if backend == "jax":
+        import jax
+
+        return np.asarray(jax.grad(lambda t: model(t).sum())(x))
+    import torch
+
+    tensor = torch.tensor(x, requires_grad=True)
+    model(tensor).sum().backward()
+    return tensor.grad.numpy()
+
+
+def test_a_model_with_both_layers_saves_loads_and_fits(tmp_path):
+    inputs = keras.Input((7, 7, 1))
+    features = layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    pooled, switches = MaxPoolingWithSwitches(2, padding="same")(features)
+    unpooled = MaxUnpooling2D(2, padding="same", output_size=(7, 7))(pooled, switches)
+    outputs = layers.Conv2DTranspose(1, 3, padding="same")(unpooled)
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer="adam", loss="mse")
+    x = np.random.default_rng(0).random((8, 7, 7, 1)).astype("float32")
+    history = model.fit(x, x, epochs=1, batch_size=4, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    path = os.path.join(tmp_path, "unpool.keras")
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    np.testing.assert_allclose(ops.convert_to_numpy(loaded(x)), ops.convert_to_numpy(model(x)),
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_configs_round_trip():
+    pool = MaxPoolingWithSwitches((3, 2), strides=(2, 1), padding="same", name="pool")
+    assert MaxPoolingWithSwitches.from_config(pool.get_config()).get_config() == pool.get_config()
+    unpool = MaxUnpooling2D(3, 2, "valid", output_size=(9, 9))
+    assert MaxUnpooling2D.from_config(unpool.get_config()).get_config() == unpool.get_config()
+
+
+def test_output_shapes():
+    pooled, switches = MaxPoolingWithSwitches(2)(keras.Input((7, 9, 3)))
+    assert pooled.shape == (None, 3, 4, 3) and switches.dtype == "int32"
+    assert MaxUnpooling2D(2)(pooled, switches).shape == (None, 6, 8, 3)
+    assert MaxUnpooling2D(2, output_size=(7, 9))(pooled, switches).shape == (None, 7, 9, 3)
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    ({"pool_size": 0}, r"pool_size=0"),
+    ({"pool_size": (2, 2, 2)}, r"pool_size=\(2, 2, 2\)"),
+    ({"strides": -1}, r"strides=-1"),
+    ({"padding": "full"}, r"padding='full'"),
+])
+def test_bad_arguments(kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        MaxPoolingWithSwitches(**kwargs)
+    with pytest.raises(ValueError, match=pattern):
+        MaxUnpooling2D(**kwargs)
+
+
+def test_bad_shapes():
+    with pytest.raises(ValueError, match=r"does not fit a 2x2 input"):
+        MaxPoolingWithSwitches(3)(np.zeros((1, 2, 2, 1), "float32"))
+    with pytest.raises(ValueError, match=r"\(batch, height, width, channels\)"):
+        MaxPoolingWithSwitches(2)(np.zeros((4, 4, 1), "float32"))
+    pooled = np.zeros((1, 3, 3, 1), "float32")
+    switches = np.zeros((1, 3, 3, 1), "int32")
+    with pytest.raises(ValueError, match=r"10x10 pools to 5x5, not to the values' 3x3"):
+        MaxUnpooling2D(2, output_size=(10, 10))(pooled, switches)
+    with pytest.raises(ValueError, match=r"same shape"):
+        MaxUnpooling2D(2)(pooled, np.zeros((1, 3, 2, 1), "int32"))
