@@ -1,0 +1,76 @@
+"""The gradient of a scalar function of one tensor, on whichever backend Keras runs.
+
+Keras 3 computes gradients inside `fit`, but has no public `grad` for a lesson that wants to
+compare a formula with autodiff. Each backend has its own way (TensorFlow's `GradientTape`,
+`jax.grad`, PyTorch's `backward`); this module holds the three, chosen once by
+`keras.backend.backend()`, so lessons and tests call one function.
+"""
+
+import keras
+import numpy as np
+
+
+def _tensorflow_gradient(function, x):
+    import tensorflow as tf
+
+    tensor = tf.convert_to_tensor(x)
+    with tf.GradientTape() as tape:
+        tape.watch(tensor)
+        value = function(tensor)
+    return tape.gradient(value, tensor)
+
+
+def _jax_gradient(function, x):
+    import jax
+
+    return jax.grad(lambda tensor: function(tensor))(keras.ops.convert_to_tensor(x))
+
+
+def _torch_gradient(function, x):
+
+    tensor = keras.ops.convert_to_tensor(x).detach().clone().requires_grad_(True)
+    function(tensor).backward()
+    return tensor.grad
+
+
+_GRADIENTS = {
+    "tensorflow": _tensorflow_gradient,
+    "jax": _jax_gradient,
+    "torch": _torch_gradient,
+}
+
+
+def gradient(function, x):
+    """Return d function / d x at `x`, as a NumPy array, by the backend's autodiff.
+
+    Args:
+        function: maps a tensor shaped like `x` to a scalar tensor, using `keras.ops`
+            (or the layers and models built on them).
+        x: the point; a NumPy array or a tensor. Its dtype is kept (use float64 for checks).
+
+    Returns:
+        NumPy array shaped like `x`.
+
+    Raises:
+        ValueError: if the function's value is not a scalar.
+
+    Example:
+
+    >>> gradient(lambda t: keras.ops.sum(t**2), np.array([1.0, 2.0]))
+    array([2., 4.])
+    """
+    backend = keras.backend.backend()
+    if backend not in _GRADIENTS:
+        raise ValueError(f"No gradient for the Keras backend {backend!r}; use one of "
+                         f"{', '.join(_GRADIENTS)}.")
+
+    def scalar(tensor):
+        value = function(tensor)
+        if tuple(value.shape) != ():
+            raise ValueError(
+                "`function` must return a scalar to take its gradient. "
+                f"Received: a value of shape {tuple(value.shape)}"
+            )
+        return value
+
+    return np.asarray(keras.ops.convert_to_numpy(_GRADIENTS[backend](scalar, x)))
