@@ -212,3 +212,230 @@ def training_curves(history, metrics=None, title=None):
         figure.suptitle(title)
     figure.tight_layout()
     return _finish(figure)
+
+
+def _annotate(axis, values, fmt="{:.2g}"):
+    if values.size <= 64:
+        for (row, column), value in np.ndenumerate(values):
+            axis.text(column, row, fmt.format(value), ha="center", va="center", fontsize=7,
+                      color="white" if abs(value) < 0.5 * (np.abs(values).max() or 1) else "k")
+
+
+def transposed_convolution(activations, kernel, strides=1, padding="valid"):
+    """Show a transposed convolution as the lecture describes it, for one channel.
+
+    Four panels: the activations, the kernel (the learned receptive field), their basis sum
+    (one scaled copy of the kernel per activation, placed `strides` apart) with the crop that
+    `padding` makes outlined, and the cropped output.
+
+    Args:
+        activations: 2-D array `(height, width)`.
+        kernel: 2-D array `(kernel_height, kernel_width)`.
+        strides: int or pair.
+        padding: `"valid"` or `"same"`.
+
+    Returns:
+        matplotlib.figure.Figure
+    """
+    from matplotlib.patches import Rectangle
+
+    from lessonlib import deconvolution
+
+    activations = np.asarray(activations, dtype=np.float64)
+    kernel = np.asarray(kernel, dtype=np.float64)
+    if activations.ndim != 2 or kernel.ndim != 2:
+        raise ValueError("`activations` and `kernel` must be 2-D (one channel). Received: "
+                         f"shapes {activations.shape} and {kernel.shape}")
+    kernel4 = kernel[:, :, None, None]
+    full = deconvolution.basis_sum(activations[..., None], kernel4, strides)[..., 0]
+    output = deconvolution.transposed_conv2d(activations[..., None], kernel4, strides,
+                                             padding)[..., 0]
+    stride_h, stride_w = (strides, strides) if isinstance(strides, int) else strides
+    top = deconvolution.crop_offset(kernel.shape[0], stride_h, padding)
+    left = deconvolution.crop_offset(kernel.shape[1], stride_w, padding)
+    figure, axes = plt.subplots(1, 4, figsize=(13, 3.6),
+                                gridspec_kw={"width_ratios": [1, 1, 1.6, 1.6]})
+    panels = [
+        (activations, f"activations {activations.shape[0]}x{activations.shape[1]}"),
+        (kernel, f"kernel {kernel.shape[0]}x{kernel.shape[1]}"),
+        (full, f"basis sum {full.shape[0]}x{full.shape[1]} (stride {stride_h})"),
+        (output, f"cropped output {output.shape[0]}x{output.shape[1]} ({padding})"),
+    ]
+    limit = max(np.abs(full).max(), np.abs(activations).max(), np.abs(kernel).max(), 1e-12)
+    for axis, (values, label) in zip(axes, panels, strict=True):
+        axis.imshow(values, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        _annotate(axis, values)
+        axis.set_title(label, fontsize=9)
+        axis.set_xticks([])
+        axis.set_yticks([])
+    axes[2].add_patch(Rectangle((left - 0.5, top - 0.5), output.shape[1], output.shape[0],
+                                fill=False, edgecolor="k", linewidth=2, linestyle="--"))
+    figure.tight_layout()
+    return _finish(figure)
+
+
+def pooling_and_unpooling(values, pooled, switches, unpooled):
+    """Show max pooling with switches and the unpooling they allow, for one channel.
+
+    Panels: the input with each window's winner circled, the pooled maxima, the switches
+    (flat positions), and the unpooled layer, zero except at the switches.
+
+    Args:
+        values, unpooled: 2-D arrays of the input's size.
+        pooled, switches: 2-D arrays of the pooled size.
+
+    Returns:
+        matplotlib.figure.Figure
+    """
+    values, unpooled = np.asarray(values), np.asarray(unpooled)
+    pooled, switches = np.asarray(pooled), np.asarray(switches)
+    figure, axes = plt.subplots(1, 4, figsize=(13, 3.6))
+    width = values.shape[1]
+    limit = max(np.abs(values).max(), 1e-12)
+    for axis, data, label in zip(
+        axes,
+        (values, pooled, switches, unpooled),
+        ("input, winners circled", "max-pooled", "switches (y * width + x)", "unpooled"),
+        strict=True,
+    ):
+        if data is switches:
+            axis.imshow(np.zeros_like(data, dtype=float), cmap="gray_r", vmin=0, vmax=1)
+            _annotate(axis, data, "{:d}")
+            for text in axis.texts:
+                text.set_color("k")
+        else:
+            axis.imshow(data, cmap="viridis", vmin=0 if data.min() >= 0 else -limit, vmax=limit)
+            _annotate(axis, data)
+        axis.set_title(label, fontsize=9)
+        axis.set_xticks([])
+        axis.set_yticks([])
+    rows, columns = np.divmod(switches.ravel(), width)
+    axes[0].scatter(columns, rows, s=260, facecolors="none", edgecolors="r", linewidths=1.5)
+    figure.tight_layout()
+    return _finish(figure)
+
+
+def _label_colors(num_classes, background):
+    from matplotlib.colors import ListedColormap
+
+    colors = list(plt.get_cmap("tab10").colors)
+    colors = (colors * (num_classes // len(colors) + 1))[:num_classes]
+    if background is not None:
+        colors[background] = (0.0, 0.0, 0.0)
+    return ListedColormap(colors)
+
+
+def label_maps(images, masks, predictions=None, num_classes=11, background=10, count=6,
+               titles=None):
+    """Show images with their pixel-wise label maps, and predicted maps when given.
+
+    Args:
+        images: `(N, height, width[, 1])`.
+        masks: `(N, height, width)` integer labels.
+        predictions: optional list of `(name, labels or probabilities)` to add as rows, or
+            one array.
+        num_classes: number of classes; the colours come from tab10, background black.
+        background: the background class, drawn black; `None` for none.
+        count: how many images to show.
+        titles: optional titles for the columns.
+
+    Returns:
+        matplotlib.figure.Figure
+    """
+    images = _as_images(np.asarray(images)[:count], None)
+    rows = [("image", images, "gray"), ("truth", np.asarray(masks)[:count], None)]
+    if predictions is not None:
+        if not isinstance(predictions, list):
+            predictions = [("prediction", predictions)]
+        for name, predicted in predictions:
+            predicted = np.asarray(predicted)[:count]
+            if predicted.ndim == 4:
+                predicted = predicted.argmax(axis=-1)
+            rows.append((name, predicted, None))
+    colors = _label_colors(num_classes, background)
+    shown = len(images)
+    figure, axes = plt.subplots(len(rows), shown, figsize=(1.6 * shown, 1.6 * len(rows)),
+                                squeeze=False)
+    for row, (name, data, cmap) in enumerate(rows):
+        for column in range(shown):
+            axis = axes[row, column]
+            if cmap:
+                axis.imshow(data[column], cmap=cmap)
+            else:
+                axis.imshow(data[column], cmap=colors, vmin=-0.5, vmax=num_classes - 0.5,
+                            interpolation="nearest")
+            axis.set_xticks([])
+            axis.set_yticks([])
+            if column == 0:
+                axis.set_ylabel(name)
+            if row == 0 and titles is not None:
+                axis.set_title(str(titles[column]), fontsize=8)
+    figure.tight_layout()
+    return _finish(figure)
+
+
+def activation_scales(image, activations, names):
+    """The lecture's bicycle figure: a decoder's activations at every scale, coarse to fine.
+
+    Each panel shows, for one image, the activation map of the channel with the most energy
+    at that stage, titled with the layer and its size.
+
+    Args:
+        image: `(height, width[, channels])`, shown first.
+        activations: list of `(height, width, channels)` arrays, one per stage, for that image.
+        names: the stages' layer names.
+
+    Returns:
+        matplotlib.figure.Figure
+    """
+    if len(activations) != len(names):
+        raise ValueError(f"`names` must name each of the {len(activations)} activations. "
+                         f"Received: {len(names)} names")
+    figure, axes = plt.subplots(1, len(activations) + 1,
+                                figsize=(2.0 * (len(activations) + 1), 2.4), squeeze=False)
+    image = np.asarray(image)
+    axes[0, 0].imshow(image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image,
+                      cmap="gray")
+    axes[0, 0].set_title("(a) input", fontsize=9)
+    for axis, activation, name in zip(axes[0, 1:], activations, names, strict=True):
+        activation = np.asarray(activation, dtype=np.float64)
+        channel = int(np.argmax((activation**2).sum(axis=(0, 1))))
+        axis.imshow(activation[..., channel], cmap="magma")
+        axis.set_title(f"{name}\n{activation.shape[0]}x{activation.shape[1]}", fontsize=8)
+    for axis in axes.flat:
+        axis.set_xticks([])
+        axis.set_yticks([])
+    figure.tight_layout()
+    return _finish(figure)
+
+
+def projection(image, result):
+    """Show an image, the projected activation in pixel space, and its receptive field.
+
+    Args:
+        image: `(height, width[, channels])`.
+        result: a `lessonlib.deconvolution.Projection`.
+
+    Returns:
+        matplotlib.figure.Figure
+    """
+    from matplotlib.patches import Rectangle
+
+    image = np.asarray(image)
+    pixels = np.asarray(result.pixels, dtype=np.float64)
+    pixels = pixels[..., 0] if pixels.shape[-1] == 1 else np.abs(pixels).sum(axis=-1)
+    top, bottom, left, right = result.receptive_field
+    figure, axes = plt.subplots(1, 2, figsize=(6, 3.2))
+    axes[0].imshow(image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image,
+                   cmap="gray")
+    limit = max(np.abs(pixels).max(), 1e-12)
+    axes[1].imshow(pixels, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    axes[0].set_title("image", fontsize=9)
+    axes[1].set_title(f"channel {result.channel} at {result.position} in pixels", fontsize=9)
+    for axis in axes:
+        axis.add_patch(Rectangle((left - 0.5, top - 0.5), right - left, bottom - top,
+                                 fill=False, edgecolor="lime", linewidth=1.5))
+        axis.set_xticks([])
+        axis.set_yticks([])
+    figure.tight_layout()
+    return _finish(figure)

@@ -5,7 +5,6 @@ from keras import layers, ops
 
 from lessonlib import autodiff, deconvolution
 
-
 # float64 on TensorFlow and PyTorch: the sums differ only in the order of additions (~1e-15).
 # JAX computes in float32 unless x64 is enabled process-wide, so there float32 rounding applies.
 TOLERANCE = {"rtol": 1e-5, "atol": 1e-5} if keras.backend.backend() == "jax" else {

@@ -1,5 +1,11 @@
 """Data the lessons run on, all of it available offline."""
 
+from lessonlib.datasets.digit_scenes import (
+    BACKGROUND,
+    NUM_CLASSES,
+    load_digit_scenes,
+    make_digit_scenes,
+)
 from lessonlib.datasets.mnist import MnistUnavailableError, keras_cache_path, load_mnist
 from lessonlib.datasets.patches import (
     NATURAL_IMAGES,
@@ -12,6 +18,10 @@ from lessonlib.datasets.patches import (
 )
 
 __all__ = [
+    "BACKGROUND",
+    "NUM_CLASSES",
+    "load_digit_scenes",
+    "make_digit_scenes",
     "NATURAL_IMAGES",
     "MnistUnavailableError",
     "extract_patches",

@@ -83,3 +83,17 @@ def windows_covering(height, width, pool_size, strides, padding):
     for position, windows in enumerate(covering):
         table[position, : len(windows)] = windows
     return table
+
+
+def tiles_exactly(pool_size, strides, padding, height, width):
+    """True when windows are side by side (stride = pool) and start at the top-left corner.
+
+    Then pooling is a reshape of the input into windows, with no gather: the fast path, and
+    the usual case (2x2 pools with stride 2). With "valid" padding the rows and columns past
+    the last window are simply dropped; "same" must divide exactly to add no padding.
+    """
+    if tuple(strides) != tuple(pool_size):
+        return False
+    if padding == "valid":
+        return True
+    return height % pool_size[0] == 0 and width % pool_size[1] == 0

@@ -73,16 +73,32 @@ class MaxPoolingWithSwitches(keras.layers.Layer):
         )
         self._height, self._width = height, width
         self._num_windows, self._window_length = positions.shape
+        self._tiles = geometry.tiles_exactly(self.pool_size, self.strides, self.padding,
+                                             height, width)
         # Padding reads a -inf appended after the last position, so it never wins.
-        self._gather_index = np.where(positions < 0, height * width, positions).ravel()
-        self._positions = positions.ravel().astype("int32")
+        self._gather_index = ops.convert_to_tensor(
+            np.where(positions < 0, height * width, positions).ravel().astype("int32"))
+        self._positions = ops.convert_to_tensor(positions.ravel().astype("int32"))
 
-    def call(self, inputs):
+    def _windows(self, inputs):
+        """`(batch, num_windows, window_length, channels)`, window entries in row-major order."""
         channels = inputs.shape[-1]
+        if self._tiles:  # windows side by side: strided slices, no gather
+            (pool_h, pool_w) = self.pool_size
+            out_h, out_w = self._output_size(self._height, self._width)
+            cropped = inputs[:, : out_h * pool_h, : out_w * pool_w]
+            entries = [cropped[:, row::pool_h, column::pool_w]
+                       for row in range(pool_h) for column in range(pool_w)]
+            windows = ops.stack(entries, axis=3)
+            return ops.reshape(windows, (-1, self._num_windows, self._window_length, channels))
         flat = ops.reshape(inputs, (-1, self._height * self._width, channels))
         lowest = ops.full_like(flat[:, :1], float("-inf"))
         windows = ops.take(ops.concatenate([flat, lowest], axis=1), self._gather_index, axis=1)
-        windows = ops.reshape(windows, (-1, self._num_windows, self._window_length, channels))
+        return ops.reshape(windows, (-1, self._num_windows, self._window_length, channels))
+
+    def call(self, inputs):
+        channels = inputs.shape[-1]
+        windows = self._windows(inputs)
         winner = ops.argmax(windows, axis=2)  # the first maximum in row-major order
         pooled = ops.take_along_axis(windows, ops.expand_dims(winner, 2), axis=2)
         window_start = ops.arange(self._num_windows, dtype="int32") * self._window_length

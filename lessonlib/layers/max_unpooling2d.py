@@ -87,12 +87,43 @@ class MaxUnpooling2D(keras.layers.Layer):
             height, width, self.pool_size, self.strides, self.padding
         )
         self._height, self._width = height, width
+        self._out_height, self._out_width = out_height, out_width
         self._num_windows = out_height * out_width
         self._depth = covering.shape[1]
+        self._tiles = geometry.tiles_exactly(self.pool_size, self.strides, self.padding,
+                                             height, width)
+        positions = geometry.window_positions(height, width, self.pool_size, self.strides,
+                                              self.padding)
+        self._positions = ops.convert_to_tensor(positions[None, :, :, None].astype("int32"))
         # Positions in no window read a zero value with switch -1 appended after the last one.
-        self._gather_index = np.where(covering < 0, self._num_windows, covering).ravel()
+        self._gather_index = ops.convert_to_tensor(
+            np.where(covering < 0, self._num_windows, covering).ravel().astype("int32"))
+
+    def _call_tiled(self, values, switches):
+        """Windows side by side: compare each switch with its window's positions, reshape."""
+        channels = values.shape[-1]
+        (pool_h, pool_w) = self.pool_size
+        values = ops.reshape(values, (-1, self._num_windows, 1, channels))
+        switches = ops.reshape(ops.cast(switches, "int32"), (-1, self._num_windows, 1, channels))
+        placed = ops.where(ops.equal(switches, self._positions), values,
+                           ops.zeros_like(values))
+        # Window entry (u, v) of window (i, j) goes to pixel (i * pool_h + u, j * pool_w + v):
+        # row u of every window, laid side by side, is image row i * pool_h + u.
+        rows = [
+            ops.reshape(placed[:, :, row * pool_w : (row + 1) * pool_w],
+                        (-1, self._out_height, self._out_width * pool_w, channels))
+            for row in range(pool_h)
+        ]
+        covered = (self._out_height * pool_h, self._out_width * pool_w)
+        unpooled = ops.reshape(ops.stack(rows, axis=2), (-1, *covered, channels))
+        if covered != (self._height, self._width):  # rows a "valid" pool dropped: zeros
+            unpooled = ops.pad(unpooled, ((0, 0), (0, self._height - covered[0]),
+                                          (0, self._width - covered[1]), (0, 0)))
+        return unpooled
 
     def call(self, values, switches):
+        if self._tiles:
+            return self._call_tiled(values, switches)
         channels = values.shape[-1]
         values = ops.reshape(values, (-1, self._num_windows, channels))
         switches = ops.reshape(ops.cast(switches, "int32"), (-1, self._num_windows, channels))

@@ -1,0 +1,81 @@
+"""Mean intersection over union, the segmentation score of Noh et al. (and PASCAL VOC)."""
+
+import keras
+import numpy as np
+
+from lessonlib import _validation
+
+
+def confusion_matrix(y_true, y_pred, num_classes):
+    """Count pixels by (true class, predicted class).
+
+    Args:
+        y_true: integer labels, any shape.
+        y_pred: integer labels of the same shape, or class probabilities with one more axis
+            of length `num_classes` (the argmax is taken).
+        num_classes: number of classes.
+
+    Returns:
+        int64 array `(num_classes, num_classes)`, rows true, columns predicted.
+    """
+    num_classes = _validation.positive_int("num_classes", num_classes)
+    y_true = np.asarray(keras.ops.convert_to_numpy(y_true))
+    y_pred = np.asarray(keras.ops.convert_to_numpy(y_pred))
+    if y_pred.shape == (*y_true.shape, num_classes):
+        y_pred = y_pred.argmax(axis=-1)
+    if y_pred.shape != y_true.shape:
+        raise ValueError(
+            "`y_pred` must be labels shaped like `y_true`, or probabilities with a last axis "
+            f"of {num_classes}. Received: y_true of shape {y_true.shape}, y_pred of shape "
+            f"{y_pred.shape}"
+        )
+    y_true = y_true.astype(np.int64).ravel()
+    y_pred = y_pred.astype(np.int64).ravel()
+    for name, values in (("y_true", y_true), ("y_pred", y_pred)):
+        if values.size and (values.min() < 0 or values.max() >= num_classes):
+            raise ValueError(f"`{name}` holds labels outside 0..{num_classes - 1}. "
+                             f"Received: labels from {values.min()} to {values.max()}")
+    counts = np.bincount(y_true * num_classes + y_pred, minlength=num_classes**2)
+    return counts.reshape(num_classes, num_classes)
+
+
+def mean_iou(y_true, y_pred, num_classes):
+    """Return the mean IoU over the classes present, and the IoU of every class.
+
+    For class c, IoU = TP / (TP + FP + FN). Classes that appear neither in `y_true` nor in
+    `y_pred` have no IoU (NaN) and do not count in the mean, as in Keras's `MeanIoU`.
+
+    Returns:
+        `(mean, per_class)`: a float and a float64 array of `num_classes` values.
+    """
+    matrix = confusion_matrix(y_true, y_pred, num_classes)
+    true_positives = np.diag(matrix).astype(np.float64)
+    union = matrix.sum(axis=0) + matrix.sum(axis=1) - true_positives
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_class = np.where(union > 0, true_positives / union, np.nan)
+    return float(np.nanmean(per_class)) if np.any(union > 0) else float("nan"), per_class
+
+
+@keras.saving.register_keras_serializable(package="lessonlib")
+class MeanIoU(keras.metrics.MeanIoU):
+    """Keras's `MeanIoU` for a pixel-wise softmax, with the IoU of each class on request.
+
+    Takes integer labels and class probabilities (`sparse_y_pred=False`), the outputs of the
+    segmentation models, and adds `per_class_result()`.
+
+    Example:
+
+    >>> model.compile(..., metrics=[MeanIoU(num_classes=11)])
+    """
+
+    def __init__(self, num_classes, name="mean_iou", **kwargs):
+        kwargs.setdefault("sparse_y_pred", False)
+        super().__init__(num_classes=num_classes, name=name, **kwargs)
+
+    def per_class_result(self):
+        """Return the IoU of each class so far, NaN for classes never seen."""
+        matrix = keras.ops.convert_to_numpy(self.total_cm).astype(np.float64)
+        true_positives = np.diag(matrix)
+        union = matrix.sum(axis=0) + matrix.sum(axis=1) - true_positives
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(union > 0, true_positives / union, np.nan)

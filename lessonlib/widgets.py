@@ -1,0 +1,60 @@
+"""Interactive explorers for the lessons: thin ipywidgets wrappers over `lessonlib.plotting`.
+
+Each explorer returns a widget whose figure redraws when a control moves. Where widgets cannot
+render (a static export, a terminal), the lessons show the same figure from `plotting` too.
+"""
+
+import ipywidgets
+import numpy as np
+from IPython.display import display
+
+from lessonlib import plotting
+
+
+def _figure_output(draw, controls):
+    """A VBox of the controls above an Output that shows `draw(**values)`."""
+    output = ipywidgets.Output()
+
+    def redraw(_=None):
+        values = {name: control.value for name, control in controls.items()}
+        with output:
+            output.clear_output(wait=True)
+            display(draw(**values))
+
+    for control in controls.values():
+        control.observe(redraw, names="value")
+    redraw()
+    box = ipywidgets.VBox([ipywidgets.HBox(list(controls.values())), output])
+    box.redraw = redraw  # for tests and for lessons that change the data behind it
+    return box
+
+
+def transposed_convolution_explorer(activations=None, seed=0):
+    """Explore a transposed convolution: kernel size, stride and padding.
+
+    Args:
+        activations: 2-D activations to deconvolve; default a 3x3 map with one strong and two
+            weaker activations, so the copies of the kernel are easy to tell apart.
+        seed: fixes the random kernel.
+
+    Returns:
+        ipywidgets.VBox: sliders for the kernel size and the stride, a padding menu, and the
+        figure of `plotting.transposed_convolution`.
+    """
+    if activations is None:
+        activations = np.zeros((3, 3))
+        activations[0, 0], activations[1, 2], activations[2, 1] = 1.0, 0.5, -0.5
+    rng = np.random.default_rng(seed)
+    kernels = {size: rng.normal(size=(size, size)).round(1) for size in range(1, 6)}
+    controls = {
+        "kernel_size": ipywidgets.IntSlider(3, min=1, max=5, description="kernel"),
+        "strides": ipywidgets.IntSlider(2, min=1, max=4, description="stride"),
+        "padding": ipywidgets.Dropdown(options=["valid", "same"], value="valid",
+                                       description="padding"),
+    }
+
+    def draw(kernel_size, strides, padding):
+        return plotting.transposed_convolution(activations, kernels[kernel_size], strides,
+                                               padding)
+
+    return _figure_output(draw, controls)

@@ -1,0 +1,82 @@
+import keras
+import numpy as np
+import pytest
+
+from lessonlib import metrics
+from lessonlib.datasets import BACKGROUND, NUM_CLASSES, make_digit_scenes
+
+
+@pytest.fixture(scope="module")
+def digits():
+    rng = np.random.default_rng(0)
+    images = np.zeros((20, 28, 28), np.uint8)
+    images[:, 6:22, 10:18] = rng.integers(150, 256, size=(20, 16, 8))  # a thick stroke
+    return images, np.arange(20, dtype=np.uint8) % 10
+
+
+def test_scenes_shapes_ranges_and_labels(digits):
+    scenes, masks = make_digit_scenes(*digits, num_scenes=12, canvas_size=48,
+                                      digits_per_scene=(1, 3), digit_size=(14, 24), seed=0)
+    assert scenes.shape == (12, 48, 48, 1) and scenes.dtype == np.float32
+    assert masks.shape == (12, 48, 48) and masks.dtype == np.uint8
+    assert 0 <= scenes.min() and scenes.max() <= 1
+    assert set(np.unique(masks)) <= set(range(NUM_CLASSES))
+    # Every labelled pixel has ink; most of the canvas is background.
+    assert np.all(scenes[..., 0][masks != BACKGROUND] > 0.25)
+    assert 0.5 < np.mean(masks == BACKGROUND) < 1
+    for mask in masks:
+        assert 1 <= len(set(np.unique(mask)) - {BACKGROUND}) <= 3
+
+
+def test_scenes_are_deterministic_given_a_seed(digits):
+    first = make_digit_scenes(*digits, num_scenes=4, seed=5)
+    np.testing.assert_array_equal(first[0], make_digit_scenes(*digits, num_scenes=4, seed=5)[0])
+    assert not np.array_equal(first[1], make_digit_scenes(*digits, num_scenes=4, seed=6)[1])
+
+
+@pytest.mark.parametrize("kwargs, pattern", [
+    ({"num_scenes": 0}, r"num_scenes=0"),
+    ({"digits_per_scene": (3, 1)}, r"digits_per_scene=\(3, 1\)"),
+    ({"digit_size": (10, 80)}, r"digit_size=\(10, 80\)"),
+])
+def test_scene_arguments(digits, kwargs, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        make_digit_scenes(*digits, **{"num_scenes": 2, **kwargs})
+
+
+def test_mean_iou_by_hand():
+    y_true = np.array([[0, 0, 1], [1, 2, 2]])
+    y_pred = np.array([[0, 1, 1], [1, 2, 0]])
+    # class 0: TP 1, FP 1, FN 1 -> 1/3; class 1: TP 2, FP 1 -> 2/3; class 2: TP 1, FN 1 -> 1/2
+    mean, per_class = metrics.mean_iou(y_true, y_pred, num_classes=4)
+    np.testing.assert_allclose(per_class[:3], [1 / 3, 2 / 3, 1 / 2])
+    assert np.isnan(per_class[3])  # absent everywhere: not counted
+    assert mean == pytest.approx((1 / 3 + 2 / 3 + 1 / 2) / 3)
+
+
+def test_mean_iou_takes_probabilities():
+    y_true = np.array([0, 1, 1])
+    probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.6, 0.4]])
+    assert metrics.mean_iou(y_true, probabilities, 2)[0] == pytest.approx((1 / 2 + 1 / 2) / 2)
+
+
+def test_the_keras_metric_agrees_with_the_function():
+    rng = np.random.default_rng(0)
+    y_true = rng.integers(0, 5, size=(4, 8, 8))
+    probabilities = rng.random((4, 8, 8, 5)).astype("float32")
+    metric = metrics.MeanIoU(num_classes=5)
+    metric.update_state(y_true[:2], probabilities[:2])
+    metric.update_state(y_true[2:], probabilities[2:])
+    mean, per_class = metrics.mean_iou(y_true, probabilities, 5)
+    assert float(metric.result()) == pytest.approx(mean, rel=1e-6)
+    np.testing.assert_allclose(metric.per_class_result(), per_class, rtol=1e-6)
+    assert isinstance(keras.metrics.deserialize(keras.metrics.serialize(metric)), metrics.MeanIoU)
+
+
+def test_iou_errors():
+    with pytest.raises(ValueError, match=r"y_pred of shape \(3,\)"):
+        metrics.mean_iou(np.zeros((2, 2)), np.zeros(3), 2)
+    with pytest.raises(ValueError, match=r"labels outside 0..1"):
+        metrics.mean_iou(np.array([0, 2]), np.array([0, 1]), 2)
+    with pytest.raises(ValueError, match=r"num_classes=0"):
+        metrics.mean_iou(np.zeros(2), np.zeros(2), 0)
