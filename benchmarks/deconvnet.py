@@ -20,7 +20,7 @@ from lessonlib.losses import pixel_crossentropy
 from lessonlib.models import DeconvNet, FCNBaseline
 
 # Lesson 02's budget, shared so the benchmark measures what the notebook trains.
-FULL = {"num_train": 3000, "num_test": 500, "epochs": 15}
+FULL = {"num_train": 3000, "num_test": 500, "epochs": 12}
 FAST = {"num_train": 200, "num_test": 100, "epochs": 2}
 GOAL_POINTS = 5.0
 GOAL_SECONDS = 300

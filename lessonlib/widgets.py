@@ -12,20 +12,25 @@ from lessonlib import plotting
 
 
 def _figure_output(draw, controls):
-    """A VBox of the controls above an Output that shows `draw(**values)`."""
+    """A VBox of the controls above an Output that shows `draw(**values)`.
+
+    The box keeps its `controls` (by name) and the `figure` it shows now, so a lesson or a
+    test can move a control and see what changed.
+    """
     output = ipywidgets.Output()
 
     def redraw(_=None):
         values = {name: control.value for name, control in controls.items()}
+        box.figure = draw(**values)
         with output:
             output.clear_output(wait=True)
-            display(draw(**values))
+            display(box.figure)
 
+    box = ipywidgets.VBox([ipywidgets.HBox(list(controls.values())), output])
+    box.controls = controls
     for control in controls.values():
         control.observe(redraw, names="value")
     redraw()
-    box = ipywidgets.VBox([ipywidgets.HBox(list(controls.values())), output])
-    box.redraw = redraw  # for tests and for lessons that change the data behind it
     return box
 
 

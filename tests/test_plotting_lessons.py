@@ -1,0 +1,65 @@
+"""Figures and widgets of the deconvolution lessons."""
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from lessonlib import deconvolution, plotting, widgets
+
+
+def test_transposed_convolution_figure_shows_the_four_steps():
+    figure = plotting.transposed_convolution(np.eye(2), np.ones((3, 3)), strides=2,
+                                             padding="same")
+    titles = [axis.get_title() for axis in figure.axes]
+    assert titles == ["activations 2x2", "kernel 3x3", "basis sum 5x5 (stride 2)",
+                      "cropped output 4x4 (same)"]
+    np.testing.assert_array_equal(figure.axes[2].images[0].get_array(),
+                                  deconvolution.basis_sum(np.eye(2)[..., None],
+                                                          np.ones((3, 3, 1, 1)), 2)[..., 0])
+    with pytest.raises(ValueError, match=r"2-D"):
+        plotting.transposed_convolution(np.zeros((2, 2, 1)), np.ones((3, 3)))
+
+
+def test_pooling_figure_circles_each_winner():
+    values = np.arange(16.0).reshape(4, 4)
+    figure = plotting.pooling_and_unpooling(values, np.array([[5, 7], [13, 15.0]]),
+                                            np.array([[5, 7], [13, 15]]), values * 0)
+    assert len(figure.axes) == 4
+    assert len(figure.axes[0].collections[0].get_offsets()) == 4
+
+
+def test_label_maps_adds_a_row_per_prediction():
+    images = np.zeros((3, 8, 8, 1))
+    masks = np.full((3, 8, 8), 10)
+    figure = plotting.label_maps(images, masks, [("a", masks), ("b", np.zeros((3, 8, 8, 11)))])
+    assert len(figure.axes) == 4 * 3
+    assert [figure.axes[i * 3].get_ylabel() for i in range(4)] == ["image", "truth", "a", "b"]
+
+
+def test_activation_scales_titles_every_stage():
+    figure = plotting.activation_scales(np.zeros((8, 8, 1)), [np.ones((2, 2, 3)),
+                                                              np.ones((4, 4, 2))],
+                                        ["unpool2", "deconv2"])
+    assert [axis.get_title() for axis in figure.axes] == ["(a) input", "unpool2\n2x2",
+                                                          "deconv2\n4x4"]
+    with pytest.raises(ValueError, match=r"Received: 1 names"):
+        plotting.activation_scales(np.zeros((8, 8)), [np.ones((2, 2, 1))] * 2, ["one"])
+
+
+def test_projection_figure_outlines_the_receptive_field():
+    result = deconvolution.Projection(np.ones((6, 6, 1)), 0, (1, 1), 2.0, (1, 5, 0, 3))
+    figure = plotting.projection(np.zeros((6, 6, 1)), result)
+    rectangle = figure.axes[1].patches[0]
+    assert (rectangle.get_width(), rectangle.get_height()) == (3, 4)
+
+
+def test_the_explorer_redraws_when_a_control_moves():
+    explorer = widgets.transposed_convolution_explorer()
+    first = explorer.figure
+    assert isinstance(first, Figure)
+    assert first.axes[2].get_title() == "basis sum 7x7 (stride 2)"  # 3x3 activations
+    explorer.controls["strides"].value = 3
+    assert explorer.figure is not first
+    assert explorer.figure.axes[2].get_title() == "basis sum 9x9 (stride 3)"
+    explorer.controls["padding"].value = "same"
+    assert explorer.figure.axes[3].get_title() == "cropped output 9x9 (same)"
