@@ -6,6 +6,7 @@
 # the missing pure-Python packages can sit in .whl/ (keras, namex, optree, mlxtend, fetched with
 # `pip download --python-version 3.12 --only-binary=:all: ...`) and are installed to /tmp/site.
 # Lessons run as scripts (benchmarks/notebooks.py --runner script), so Jupyter is not needed.
+# BACKENDS="jax torch" and MODES=both (or fast, full) choose what runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if compgen -G ".whl/*.whl" >/dev/null; then
@@ -31,6 +32,7 @@ for backend in ${BACKENDS:-jax torch}; do
     --ignore=tests/test_figures_render.py --ignore=tests/test_packaging.py -k "not ipython" \
     || status=1
   echo "== $backend: lessons"
-  python3 benchmarks/notebooks.py --runner script --backend "$backend" || status=1
+  python3 benchmarks/notebooks.py --runner script --backend "$backend" --mode "${MODES:-both}" \
+    || status=1
 done
 exit $status
