@@ -5,6 +5,8 @@
 # It runs where JAX and PyTorch are installed but TensorFlow and Keras may not be: wheels for
 # the missing pure-Python packages can sit in .whl/ (keras, namex, optree, mlxtend, fetched with
 # `pip download --python-version 3.12 --only-binary=:all: ...`) and are installed to /tmp/site.
+# Lesson 01 imports lessonlib.widgets, so it also needs ipywidgets and IPython there (with
+# comm, traitlets, widgetsnbextension, jupyterlab_widgets and IPython's own dependencies).
 # Lessons run as scripts (benchmarks/notebooks.py --runner script), so Jupyter is not needed.
 # BACKENDS="jax torch" and MODES=both (or fast, full) choose what runs.
 set -uo pipefail
@@ -27,9 +29,10 @@ for backend in ${BACKENDS:-jax torch}; do
   KERAS_BACKEND=$backend python3 -c "from lessonlib import runtime; runtime.setup(seed=0)" \
     || status=1
   echo "== $backend: library tests"
-  # Jupyter-only tests (nbformat, nbclient, IPython) are left to the CPU suite.
+  # Jupyter-only tests (nbformat, nbclient, IPython, ipywidgets) are left to the CPU suite.
   KERAS_BACKEND=$backend python3 -m pytest tests -q -o addopts="" -p no:cacheprovider \
-    --ignore=tests/test_figures_render.py --ignore=tests/test_packaging.py -k "not ipython" \
+    --ignore=tests/test_figures_render.py --ignore=tests/test_packaging.py \
+    --ignore=tests/test_widgets.py -k "not ipython" \
     || status=1
   echo "== $backend: lessons"
   python3 benchmarks/notebooks.py --runner script --backend "$backend" --mode "${MODES:-both}" \

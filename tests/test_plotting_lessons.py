@@ -1,10 +1,9 @@
-"""Figures and widgets of the deconvolution lessons."""
+"""Figures of the deconvolution lessons."""
 
 import numpy as np
 import pytest
-from matplotlib.figure import Figure
 
-from lessonlib import deconvolution, plotting, widgets
+from lessonlib import deconvolution, plotting
 
 
 def test_transposed_convolution_figure_shows_the_four_steps():
@@ -52,14 +51,3 @@ def test_projection_figure_outlines_the_receptive_field():
     rectangle = figure.axes[1].patches[0]
     assert (rectangle.get_width(), rectangle.get_height()) == (3, 4)
 
-
-def test_the_explorer_redraws_when_a_control_moves():
-    explorer = widgets.transposed_convolution_explorer()
-    first = explorer.figure
-    assert isinstance(first, Figure)
-    assert first.axes[2].get_title() == "basis sum 7x7 (stride 2)"  # 3x3 activations
-    explorer.controls["strides"].value = 3
-    assert explorer.figure is not first
-    assert explorer.figure.axes[2].get_title() == "basis sum 9x9 (stride 3)"
-    explorer.controls["padding"].value = "same"
-    assert explorer.figure.axes[3].get_title() == "cropped output 9x9 (same)"
