@@ -1,8 +1,10 @@
 """lessonlib: the library behind the course on deconvolution, autoencoders and GANs.
 
 The notebooks import everything from here: `runtime` (backend, device, seeding, fast mode),
-`datasets` (MNIST offline, natural image patches), `plotting` (figures), and `checks`
-(exercise checks and gradient checks).
+`datasets` (MNIST offline, natural image patches, digit scenes), `plotting` (figures),
+`checks` (exercise checks and gradient checks), and, by their module names, `layers`
+(pooling with switches, unpooling), `models` (DeconvNet, FCN baseline), `deconvolution`,
+`metrics`, `losses`, `autodiff` and `widgets`.
 """
 
 from lessonlib import checks, datasets, plotting, runtime

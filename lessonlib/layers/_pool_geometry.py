@@ -37,6 +37,14 @@ def output_length(length, pool, stride, padding):
     return (length - pool) // stride + 1
 
 
+def pooled_size(height, width, pool_size, strides, padding):
+    """`(out_height, out_width)` of pooling a `height` x `width` input."""
+    return (
+        output_length(height, pool_size[0], strides[0], padding),
+        output_length(width, pool_size[1], strides[1], padding),
+    )
+
+
 def _offset(length, pool, stride, padding):
     """Where the first window starts: negative for 'same' padding, as TensorFlow pads."""
     if padding == "valid":

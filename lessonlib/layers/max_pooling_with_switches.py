@@ -49,10 +49,7 @@ class MaxPoolingWithSwitches(keras.layers.Layer):
         self.padding = geometry.normalize_padding(padding)
 
     def _output_size(self, height, width):
-        return (
-            geometry.output_length(height, self.pool_size[0], self.strides[0], self.padding),
-            geometry.output_length(width, self.pool_size[1], self.strides[1], self.padding),
-        )
+        return geometry.pooled_size(height, width, self.pool_size, self.strides, self.padding)
 
     def build(self, input_shape):
         if len(input_shape) != 4 or input_shape[1] is None or input_shape[2] is None:

@@ -72,10 +72,7 @@ class MaxUnpooling2D(keras.layers.Layer):
             )
         out_height, out_width = values_shape[1], values_shape[2]
         height, width = self._unpooled_size(out_height, out_width)
-        pooled = (
-            geometry.output_length(height, self.pool_size[0], self.strides[0], self.padding),
-            geometry.output_length(width, self.pool_size[1], self.strides[1], self.padding),
-        )
+        pooled = geometry.pooled_size(height, width, self.pool_size, self.strides, self.padding)
         if pooled != (out_height, out_width):
             raise ValueError(
                 f"An input of {height}x{width} pools to {pooled[0]}x{pooled[1]}, not to the "
