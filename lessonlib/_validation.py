@@ -14,6 +14,13 @@ def positive_int(name, value):
     return int(value)
 
 
+def non_negative_int(name, value):
+    """Return `value` if it is an integer >= 0 (a seed, an index), else raise a `ValueError`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+        raise ValueError(f"`{name}` must be an integer >= 0. Received: {name}={value!r}")
+    return int(value)
+
+
 def positive_number(name, value):
     """Return `value` as a float if it is a finite number > 0, else raise a `ValueError`."""
     if (

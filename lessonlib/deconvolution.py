@@ -184,23 +184,18 @@ def _receptive_field(chain, position, image_size):
     """The input rows and columns a unit at `position` of the chain's output can see."""
     spans = [[position[0], position[0]], [position[1], position[1]]]
     for layer in reversed(chain):
-        if isinstance(layer, layers.Conv2D):
-            for axis in range(2):
-                kernel = layer.kernel_size[axis]
-                before = (kernel - 1) // 2 if layer.padding == "same" else 0
-                spans[axis] = [spans[axis][0] - before, spans[axis][1] - before + kernel - 1]
+        if isinstance(layer, layers.Conv2D):  # stride 1 (checked by _plain_layers)
+            windows, strides = layer.kernel_size, (1, 1)
         elif isinstance(layer, layers.MaxPooling2D):
-            for axis in range(2):
-                pool, stride = layer.pool_size[axis], layer.strides[axis]
-                before = 0
-                if layer.padding == "same":
-                    length = layer.input.shape[1 + axis]
-                    total = max(
-                        (geometry.output_length(length, pool, stride, "same") - 1) * stride
-                        + pool - length, 0)
-                    before = total // 2
-                spans[axis] = [spans[axis][0] * stride - before,
-                               spans[axis][1] * stride - before + pool - 1]
+            windows, strides = layer.pool_size, layer.strides
+        else:  # ReLU: unit to unit
+            continue
+        for axis in range(2):
+            window, stride = windows[axis], strides[axis]
+            start = geometry.first_window_offset(layer.input.shape[1 + axis], window, stride,
+                                                 layer.padding)
+            spans[axis] = [spans[axis][0] * stride + start,
+                           spans[axis][1] * stride + start + window - 1]
     (top, bottom), (left, right) = spans
     return (max(top, 0), min(bottom + 1, image_size[0]),
             max(left, 0), min(right + 1, image_size[1]))

@@ -39,6 +39,16 @@ def confusion_matrix(y_true, y_pred, num_classes):
     return counts.reshape(num_classes, num_classes)
 
 
+def iou_per_class(matrix):
+    """IoU = TP / (TP + FP + FN) of every class of a confusion matrix; NaN where a class
+    appears neither in the truth nor in the prediction."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    true_positives = np.diag(matrix)
+    union = matrix.sum(axis=0) + matrix.sum(axis=1) - true_positives
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, true_positives / union, np.nan)
+
+
 def mean_iou(y_true, y_pred, num_classes):
     """Return the mean IoU over the classes present, and the IoU of every class.
 
@@ -48,12 +58,9 @@ def mean_iou(y_true, y_pred, num_classes):
     Returns:
         `(mean, per_class)`: a float and a float64 array of `num_classes` values.
     """
-    matrix = confusion_matrix(y_true, y_pred, num_classes)
-    true_positives = np.diag(matrix).astype(np.float64)
-    union = matrix.sum(axis=0) + matrix.sum(axis=1) - true_positives
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_class = np.where(union > 0, true_positives / union, np.nan)
-    return float(np.nanmean(per_class)) if np.any(union > 0) else float("nan"), per_class
+    per_class = iou_per_class(confusion_matrix(y_true, y_pred, num_classes))
+    present = ~np.isnan(per_class)
+    return (float(np.mean(per_class[present])) if present.any() else float("nan")), per_class
 
 
 @keras.saving.register_keras_serializable(package="lessonlib")
@@ -74,8 +81,4 @@ class MeanIoU(keras.metrics.MeanIoU):
 
     def per_class_result(self):
         """Return the IoU of each class so far, NaN for classes never seen."""
-        matrix = keras.ops.convert_to_numpy(self.total_cm).astype(np.float64)
-        true_positives = np.diag(matrix)
-        union = matrix.sum(axis=0) + matrix.sum(axis=1) - true_positives
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(union > 0, true_positives / union, np.nan)
+        return iou_per_class(keras.ops.convert_to_numpy(self.total_cm))

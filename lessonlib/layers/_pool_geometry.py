@@ -45,8 +45,11 @@ def pooled_size(height, width, pool_size, strides, padding):
     )
 
 
-def _offset(length, pool, stride, padding):
-    """Where the first window starts: negative for 'same' padding, as TensorFlow pads."""
+def first_window_offset(length, pool, stride, padding):
+    """Where the first window starts: negative for 'same' padding, as TensorFlow pads.
+
+    The same rule places a convolution's first kernel window, with `pool` its kernel size.
+    """
     if padding == "valid":
         return 0
     total = max((output_length(length, pool, stride, padding) - 1) * stride + pool - length, 0)
@@ -64,8 +67,8 @@ def window_positions(height, width, pool_size, strides, padding):
     (pool_h, pool_w), (stride_h, stride_w) = pool_size, strides
     out_h = output_length(height, pool_h, stride_h, padding)
     out_w = output_length(width, pool_w, stride_w, padding)
-    top = _offset(height, pool_h, stride_h, padding) + stride_h * np.arange(out_h)
-    left = _offset(width, pool_w, stride_w, padding) + stride_w * np.arange(out_w)
+    top = first_window_offset(height, pool_h, stride_h, padding) + stride_h * np.arange(out_h)
+    left = first_window_offset(width, pool_w, stride_w, padding) + stride_w * np.arange(out_w)
     rows = top[:, None, None, None] + np.arange(pool_h)[None, None, :, None]
     columns = left[None, :, None, None] + np.arange(pool_w)[None, None, None, :]
     rows, columns = np.broadcast_arrays(rows, columns)
