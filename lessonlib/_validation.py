@@ -51,3 +51,19 @@ def one_of(name, value, allowed):
         options = ", ".join(repr(option) for option in allowed)
         raise ValueError(f"`{name}` must be one of {options}. Received: {name}={value!r}")
     return value
+
+
+def open_unit_interval(name, value):
+    """Return `value` as a float if 0 < value < 1 (a target probability), else raise."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < 1:
+        raise ValueError(
+            f"`{name}` must be a number strictly between 0 and 1. Received: {name}={value!r}"
+        )
+    return float(value)
+
+
+def unit_interval(name, value):
+    """Return `value` as a float if 0 <= value <= 1, else raise a `ValueError`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
+        raise ValueError(f"`{name}` must be a number in [0, 1]. Received: {name}={value!r}")
+    return float(value)

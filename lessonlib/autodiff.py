@@ -10,6 +10,12 @@ import keras
 import numpy as np
 
 
+def _tensor(x):
+    # Keep the caller's dtype: Keras would otherwise cast float64 arrays to floatx.
+    dtype = getattr(x, "dtype", None)
+    return keras.ops.convert_to_tensor(x, dtype=None if dtype is None else str(dtype))
+
+
 def _tensorflow_gradient(function, x):
     import tensorflow as tf
 
@@ -23,12 +29,12 @@ def _tensorflow_gradient(function, x):
 def _jax_gradient(function, x):
     import jax
 
-    return jax.grad(lambda tensor: function(tensor))(keras.ops.convert_to_tensor(x))
+    return jax.grad(lambda tensor: function(tensor))(_tensor(x))
 
 
 def _torch_gradient(function, x):
 
-    tensor = keras.ops.convert_to_tensor(x).detach().clone().requires_grad_(True)
+    tensor = _tensor(x).detach().clone().requires_grad_(True)
     function(tensor).backward()
     return tensor.grad
 

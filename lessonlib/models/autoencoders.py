@@ -1,0 +1,267 @@
+"""Autoencoders: a plain one for lesson 03, and the lecture's sparse autoencoder for 04 and 05."""
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from lessonlib import _validation
+from lessonlib.layers.kl_sparsity import KLSparsity
+
+
+def _widths(name, value):
+    if isinstance(value, int):
+        value = (value,)
+    value = tuple(value)
+    for width in value:
+        _validation.positive_int(f"{name} entries", width)
+    return value
+
+
+@keras.saving.register_keras_serializable(package="lessonlib")
+class Autoencoder(keras.Model):
+    """An undercomplete autoencoder: D inputs -> `num_latent` latent variables -> D outputs.
+
+    With no hidden layers and a linear activation it is the lecture's simplest decoder: the
+    reconstruction is a weighted sum of basis vectors (the decoder's kernel rows), weighted by
+    the latent variables, and training finds the same subspace as PCA. Hidden layers and a
+    nonlinear activation give a learned nonlinear encoder and decoder.
+
+    Args:
+        input_dim: D, the number of inputs (784 for flattened MNIST digits).
+        num_latent: the number of latent variables (the code size), below `input_dim`.
+        hidden_units: widths of the hidden layers between input and code; the decoder
+            mirrors them. `()` for a single linear map each way.
+        activation: the hidden layers' activation.
+        output_activation: the reconstruction's activation (`"sigmoid"` for pixels in [0, 1],
+            `None` for the linear decoder that PCA is compared with).
+        **kwargs: standard model arguments (`name`, ...).
+
+    Example:
+
+    >>> model = Autoencoder(784, 32, hidden_units=(256,))
+    >>> model.compile(optimizer="adam", loss="mse")
+    """
+
+    def __init__(self, input_dim, num_latent, hidden_units=(), activation="relu",
+                 output_activation=None, **kwargs):
+        super().__init__(**kwargs)
+        self.input_dim = _validation.positive_int("input_dim", input_dim)
+        self.num_latent = _validation.positive_int("num_latent", num_latent)
+        self.hidden_units = _widths("hidden_units", hidden_units)
+        self.activation = activation
+        self.output_activation = output_activation
+        self.encoder = keras.Sequential(
+            [layers.Dense(width, activation=activation) for width in self.hidden_units]
+            + [layers.Dense(self.num_latent, name="code")],
+            name="encoder",
+        )
+        self.decoder = keras.Sequential(
+            [layers.Dense(width, activation=activation) for width in self.hidden_units[::-1]]
+            + [layers.Dense(self.input_dim, activation=output_activation, name="reconstruction")],
+            name="decoder",
+        )
+
+    def build(self, input_shape):
+        self.encoder.build(input_shape)
+        self.decoder.build((input_shape[0], self.num_latent))
+
+    def call(self, inputs):
+        return self.decoder(self.encoder(inputs))
+
+    def encode(self, x, batch_size=256):
+        """The latent variables of `x` (NumPy in, NumPy out)."""
+        return self.encoder.predict(np.asarray(x, dtype="float32"), batch_size=batch_size,
+                                    verbose=0)
+
+    def decode(self, codes, batch_size=256):
+        """Reconstructions from latent variables (NumPy in, NumPy out)."""
+        return self.decoder.predict(np.asarray(codes, dtype="float32"), batch_size=batch_size,
+                                    verbose=0)
+
+    def get_config(self):
+        config = {
+            "input_dim": self.input_dim,
+            "num_latent": self.num_latent,
+            "hidden_units": list(self.hidden_units),
+            "activation": self.activation,
+            "output_activation": self.output_activation,
+        }
+        return {**super().get_config(), **config}
+
+
+@keras.saving.register_keras_serializable(package="lessonlib")
+class SparseAutoencoder(keras.Model):
+    """The lecture's sparse autoencoder: D -> N1 sigmoid units -> D sigmoid outputs.
+
+    Trained on the cost
+
+        L_sparse = (1/M) sum_m 1/2 ||a^(2)_m - X_m||^2 + lambda/2 (||W^(1)||^2 + ||W^(2)||^2)
+                   + beta sum_j KL(rho || rho_hat_j),
+
+    the same as `lessonlib.backprop.cost`, in float32 whatever the global precision policy
+    (the model is small, and mixed precision would blur rho_hat near 0.01). `fit` reports the
+    three parts as `reconstruction`, `weight_decay` and `sparsity`, and the mean of rho_hat as
+    `mean_activation`; `average_activation(x)` returns rho_hat per hidden unit.
+
+    Call `fit(x)` (the targets are the inputs). With `estimate="full"`, `fit` computes rho_hat
+    over all of `x` every `refresh_steps` steps, the lecture's definition.
+
+    Args:
+        input_dim: D.
+        num_hidden: N1, the number of hidden units.
+        sparsity_target: rho (UFLDL: 0.01 for image patches, 0.1 for digits).
+        beta: the sparsity penalty's weight (UFLDL: 3).
+        weight_decay: lambda (UFLDL: 1e-4 for patches, 3e-3 for digits).
+        estimate: how rho_hat is estimated, `"batch"`, `"running"` or `"full"` (see
+            `lessonlib.layers.KLSparsity`).
+        momentum: the running estimate's decay per step. 0.9 averages over about ten steps;
+            a longer memory lags behind the weights and makes the penalty oscillate.
+        refresh_steps: with `estimate="full"`, recompute rho_hat over all the training data
+            every this many steps. Each refresh is a forward pass over the whole data set;
+            refreshing only once per epoch lags so far behind that training oscillates.
+        seed: fixes the initial weights.
+        **kwargs: standard model arguments (`name`, ...).
+
+    Example:
+
+    >>> model = SparseAutoencoder(64, 25, sparsity_target=0.01, beta=3, weight_decay=1e-4)
+    >>> model.compile(optimizer=keras.optimizers.Adam(0.01))
+    """
+
+    def __init__(self, input_dim, num_hidden, sparsity_target=0.01, beta=3.0, weight_decay=1e-4,
+                 estimate="batch", momentum=0.9, refresh_steps=10, seed=None, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        self.input_dim = _validation.positive_int("input_dim", input_dim)
+        self.num_hidden = _validation.positive_int("num_hidden", num_hidden)
+        self.weight_decay = _validation.non_negative_number("weight_decay", weight_decay)
+        self.refresh_steps = _validation.positive_int("refresh_steps", refresh_steps)
+        self.seed = seed
+        # UFLDL's initialisation: uniform in +-sqrt(6 / (D + N1 + 1)), zero biases.
+        limit = float(np.sqrt(6 / (self.input_dim + self.num_hidden + 1)))
+        seeds = (None, None) if seed is None else (seed, seed + 1)
+        self.encoder = layers.Dense(
+            self.num_hidden, activation="sigmoid", dtype="float32", name="hidden",
+            kernel_initializer=keras.initializers.RandomUniform(-limit, limit, seed=seeds[0]),
+        )
+        self.sparsity = KLSparsity(sparsity_target, beta, estimate=estimate, momentum=momentum,
+                                   dtype="float32", name="kl_sparsity")
+        self.decoder = layers.Dense(
+            self.input_dim, activation="sigmoid", dtype="float32", name="output",
+            kernel_initializer=keras.initializers.RandomUniform(-limit, limit, seed=seeds[1]),
+        )
+        self.trackers = {
+            name: keras.metrics.Mean(name=name)
+            for name in ("reconstruction", "weight_decay", "sparsity", "mean_activation")
+        }
+
+    @property
+    def sparsity_target(self):
+        return self.sparsity.sparsity_target
+
+    @property
+    def beta(self):
+        return self.sparsity.beta
+
+    @property
+    def estimate(self):
+        return self.sparsity.estimate
+
+    def build(self, input_shape):
+        if input_shape[-1] != self.input_dim:
+            raise ValueError(
+                f"SparseAutoencoder expects inputs of shape (batch_size, {self.input_dim}). "
+                f"Received: input_shape={input_shape}"
+            )
+        for layer, shape in ((self.encoder, input_shape),
+                             (self.sparsity, (input_shape[0], self.num_hidden)),
+                             (self.decoder, (input_shape[0], self.num_hidden))):
+            if not layer.built:
+                layer.build(shape)
+
+    def call(self, inputs, training=False):
+        hidden = self.sparsity(self.encoder(inputs), training=training)
+        return self.decoder(hidden)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        target = x if y is None else y
+        target = ops.cast(target, y_pred.dtype)
+        reconstruction = ops.mean(0.5 * ops.sum(ops.square(y_pred - target), axis=-1))
+        weight_decay = 0.5 * self.weight_decay * (
+            ops.sum(ops.square(self.encoder.kernel)) + ops.sum(ops.square(self.decoder.kernel))
+        )
+        sparsity = ops.sum(ops.stack(self.losses)) if self.losses else ops.zeros(())
+        parts = {
+            "reconstruction": reconstruction,
+            "weight_decay": weight_decay,
+            "sparsity": sparsity,
+            "mean_activation": ops.mean(self.sparsity.rho_hat),
+        }
+        for name, value in parts.items():
+            self.trackers[name].update_state(value)
+        return reconstruction + weight_decay + sparsity
+
+    def average_activation(self, x, batch_size=1024):
+        """rho_hat_j = (1/M) sum_m a^(1)_{j,m}, over all the samples of `x` (NumPy)."""
+        x = np.asarray(x, dtype="float32")
+        if x.ndim != 2 or x.shape[1] != self.input_dim:
+            raise ValueError(
+                f"`x` must have shape (M, {self.input_dim}). Received: x of shape {x.shape}"
+            )
+        if not self.built:
+            self.build((None, self.input_dim))
+        total = np.zeros(self.num_hidden, dtype=np.float64)
+        for start in range(0, len(x), batch_size):
+            hidden = self.encoder(x[start:start + batch_size])
+            total += keras.ops.convert_to_numpy(ops.sum(hidden, axis=0))
+        return total / len(x)
+
+    def refresh_full_estimate(self, x):
+        """Set rho_hat to the average activation over all of `x` (for `estimate="full"`)."""
+        if hasattr(self, "jax_state_sync"):
+            # Inside JAX's fit the weights live in the trainer's state: bring them back
+            # before reading them, and make the next step read the new rho_hat.
+            self.jax_state_sync()
+        self.sparsity.rho_hat.assign(self.average_activation(x).astype("float32"))
+
+    def fit(self, x=None, y=None, **kwargs):
+        if self.estimate == "full":
+            callbacks = list(kwargs.pop("callbacks", None) or [])
+            callbacks.append(_FullEstimate(self, x, self.refresh_steps))
+            kwargs["callbacks"] = callbacks
+        return super().fit(x, y, **kwargs)
+
+    def filters(self):
+        """The hidden units' input weights, one row per unit, shape (N1, D), as NumPy."""
+        return keras.ops.convert_to_numpy(self.encoder.kernel).T
+
+    def get_config(self):
+        config = {
+            "input_dim": self.input_dim,
+            "num_hidden": self.num_hidden,
+            "sparsity_target": self.sparsity_target,
+            "beta": self.beta,
+            "weight_decay": self.weight_decay,
+            "estimate": self.estimate,
+            "momentum": self.sparsity.momentum,
+            "refresh_steps": self.refresh_steps,
+            "seed": self.seed,
+        }
+        return {**super().get_config(), **config}
+
+
+class _FullEstimate(keras.callbacks.Callback):
+    """Recomputes rho_hat over the whole training set every `refresh_steps` steps."""
+
+    def __init__(self, autoencoder, x, refresh_steps):
+        super().__init__()
+        if x is None or not hasattr(x, "shape"):
+            raise ValueError(
+                '`estimate="full"` needs the training data as an array, to average the '
+                f"activations over all of it. Received: x of type {type(x).__name__}"
+            )
+        self.autoencoder, self.x, self.refresh_steps = autoencoder, x, refresh_steps
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch % self.refresh_steps == 0:
+            self.autoencoder.refresh_full_estimate(self.x)
