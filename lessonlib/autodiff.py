@@ -29,7 +29,17 @@ def _tensorflow_gradient(function, x):
 def _jax_gradient(function, x):
     import jax
 
-    return jax.grad(lambda tensor: function(tensor))(_tensor(x))
+    if str(getattr(x, "dtype", "")) != "float64":
+        return jax.grad(function)(_tensor(x))
+    # JAX computes in float32 unless 64-bit mode is on; turn it on for this gradient only.
+    if hasattr(jax, "enable_x64"):
+        scope = jax.enable_x64(True)
+    else:  # JAX before 0.8
+        from jax.experimental import enable_x64 as scope_factory
+
+        scope = scope_factory()
+    with scope:
+        return np.asarray(jax.grad(function)(_tensor(x)))
 
 
 def _torch_gradient(function, x):
@@ -52,7 +62,9 @@ def gradient(function, x):
     Args:
         function: maps a tensor shaped like `x` to a scalar tensor, using `keras.ops`
             (or the layers and models built on them).
-        x: the point; a NumPy array or a tensor. Its dtype is kept (use float64 for checks).
+        x: the point; a NumPy array or a tensor. Its dtype is kept (use float64 for checks;
+            on JAX, float64 turns on 64-bit mode while this gradient is computed, so tensors
+            the function creates should be float64 too).
 
     Returns:
         NumPy array shaped like `x`.
