@@ -8,7 +8,8 @@
 # Lesson 01 imports lessonlib.widgets, so it also needs ipywidgets and IPython there (with
 # comm, traitlets, widgetsnbextension, jupyterlab_widgets and IPython's own dependencies).
 # Lessons run as scripts (benchmarks/notebooks.py --runner script), so Jupyter is not needed.
-# BACKENDS="jax torch" and MODES=both (or fast, full) choose what runs.
+# BACKENDS="jax torch", MODES=both (or fast, full) and NOTEBOOKS (paths; default all) choose
+# what runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if compgen -G ".whl/*.whl" >/dev/null; then
@@ -35,7 +36,9 @@ for backend in ${BACKENDS:-jax torch}; do
     --ignore=tests/test_widgets.py -k "not ipython" \
     || status=1
   echo "== $backend: lessons"
+  # shellcheck disable=SC2086  # NOTEBOOKS is a list of paths
   python3 benchmarks/notebooks.py --runner script --backend "$backend" --mode "${MODES:-both}" \
+    ${NOTEBOOKS:-} \
     || status=1
 done
 exit $status

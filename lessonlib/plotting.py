@@ -439,3 +439,83 @@ def projection(image, result):
         axis.set_yticks([])
     figure.tight_layout()
     return _finish(figure)
+
+
+def sparsity_summary(rho_hat, weights, sparsity_target, image_shape=None, title=None):
+    """The histogram of the hidden units' average activations beside their filters.
+
+    Args:
+        rho_hat: average activation of each hidden unit, shape `(num_hidden,)`.
+        weights: the encoder's kernel `(num_pixels, num_hidden)`.
+        sparsity_target: rho, drawn as a vertical line.
+        image_shape: `(height, width)` of a filter; defaults to square.
+        title: optional title.
+
+    Returns:
+        matplotlib.figure.Figure
+    """
+    rho_hat = np.asarray(rho_hat, dtype=np.float64)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6),
+                                         gridspec_kw={"width_ratios": [1.2, 1]})
+    bins = np.linspace(0, max(0.2, rho_hat.max() * 1.05), 30)
+    left.hist(rho_hat, bins=bins, color="tab:blue")
+    left.axvline(sparsity_target, color="tab:red", linestyle="--",
+                 label=f"rho = {sparsity_target:g}")
+    left.set_xlabel(r"$\hat\rho_j$ (average activation of hidden unit j)")
+    left.set_ylabel("hidden units")
+    left.set_title(f"mean $\\hat\\rho$ = {rho_hat.mean():.3f}")
+    left.legend()
+    right.imshow(filter_mosaic(weights, image_shape), cmap="gray", vmin=-1, vmax=1,
+                 interpolation="nearest")
+    right.axis("off")
+    right.set_title("filters (encoder weights)")
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return _finish(figure)
+
+
+def densities_and_fits(x, target, fits, title=None):
+    """A 1-D density with fitted densities over it (e.g. forward and reverse KL fits).
+
+    Args:
+        x: the grid, shape `(n,)`.
+        target: the density being fitted, on `x`.
+        fits: dict of label -> density on `x`.
+        title: optional title.
+
+    Returns:
+        matplotlib.figure.Figure
+    """
+    figure, axis = plt.subplots(figsize=(7, 3.5))
+    axis.fill_between(x, target, color="0.85", label="p (target)")
+    for label, density in fits.items():
+        axis.plot(x, density, linewidth=2, label=label)
+    axis.set_xlabel("x")
+    axis.set_ylabel("density")
+    axis.legend()
+    if title:
+        axis.set_title(title)
+    figure.tight_layout()
+    return _finish(figure)
+
+
+def bernoulli_kl_curves(sparsity_targets=(0.01, 0.05, 0.2)):
+    """KL(rho || rho_hat) against rho_hat for a few targets rho: the sparsity penalty's shape.
+
+    Returns:
+        matplotlib.figure.Figure
+    """
+    from lessonlib.kl import bernoulli_kl
+
+    rho_hat = np.linspace(0.001, 0.999, 999)
+    figure, axis = plt.subplots(figsize=(7, 3.5))
+    for rho in sparsity_targets:
+        axis.plot(rho_hat, bernoulli_kl(rho, rho_hat), label=f"rho = {rho:g}")
+    axis.set_ylim(0, 3)
+    axis.set_xlabel(r"$\hat\rho_j$")
+    axis.set_ylabel(r"KL($\rho\,\|\,\hat\rho_j$)")
+    axis.set_title("zero at rho_hat = rho, steep towards 1, infinite at 0 and 1")
+    axis.legend()
+    figure.tight_layout()
+    return _finish(figure)

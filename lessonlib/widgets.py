@@ -63,3 +63,33 @@ def transposed_convolution_explorer(activations=None, seed=0):
                                                padding)
 
     return _figure_output(draw, controls)
+
+
+def sparsity_explorer(results, sparsity_target=None, beta=None, image_shape=None):
+    """Explore trained sparse autoencoders by their sparsity target rho and weight beta.
+
+    Args:
+        results: dict mapping `(rho, beta)` to `(rho_hat, weights)`, as returned by
+            `lessonlib.models.autoencoders.sparsity_sweep`.
+        sparsity_target, beta: the starting position of the sliders (default: the first).
+        image_shape: `(height, width)` of a filter.
+
+    Returns:
+        ipywidgets.VBox: a slider for rho, one for beta, and `plotting.sparsity_summary`.
+    """
+    targets = sorted({key[0] for key in results})
+    betas = sorted({key[1] for key in results})
+    controls = {
+        "sparsity_target": ipywidgets.SelectionSlider(
+            options=targets, value=targets[0] if sparsity_target is None else sparsity_target,
+            description="rho"),
+        "beta": ipywidgets.SelectionSlider(
+            options=betas, value=betas[-1] if beta is None else beta, description="beta"),
+    }
+
+    def draw(sparsity_target, beta):
+        rho_hat, weights = results[(sparsity_target, beta)]
+        return plotting.sparsity_summary(rho_hat, weights, sparsity_target, image_shape,
+                                         title=f"rho = {sparsity_target:g}, beta = {beta:g}")
+
+    return _figure_output(draw, controls)

@@ -222,7 +222,8 @@ class SparseAutoencoder(keras.Model):
             # Inside JAX's fit the weights live in the trainer's state: bring them back
             # before reading them, and make the next step read the new rho_hat.
             self.jax_state_sync()
-        self.sparsity.rho_hat.assign(self.average_activation(x).astype("float32"))
+        rho_hat = self.average_activation(x).astype("float32")  # builds the model if needed
+        self.sparsity.rho_hat.assign(rho_hat)
 
     def fit(self, x=None, y=None, **kwargs):
         if self.estimate == "full":
@@ -265,3 +266,32 @@ class _FullEstimate(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         if batch % self.refresh_steps == 0:
             self.autoencoder.refresh_full_estimate(self.x)
+
+
+def sparsity_sweep(x, num_hidden, sparsity_targets, betas, weight_decay=1e-4, epochs=10,
+                   batch_size=100, learning_rate=0.01, seed=0):
+    """Train one sparse autoencoder per (rho, beta) pair; return what each learned.
+
+    Args:
+        x: training data, shape `(M, D)`, values in (0, 1).
+        num_hidden: N1.
+        sparsity_targets: the values of rho to try.
+        betas: the values of beta to try.
+        weight_decay, epochs, batch_size, learning_rate, seed: the same for every model.
+
+    Returns:
+        dict mapping `(rho, beta)` to `(rho_hat, weights)`: the average activation of each
+        hidden unit over `x`, and the encoder's kernel `(D, N1)`, as NumPy arrays.
+    """
+    x = np.asarray(x, dtype="float32")
+    results = {}
+    for sparsity_target in sparsity_targets:
+        for beta in betas:
+            keras.utils.set_random_seed(seed)
+            model = SparseAutoencoder(x.shape[1], num_hidden, sparsity_target, beta,
+                                      weight_decay, seed=seed)
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate))
+            model.fit(x, batch_size=batch_size, epochs=epochs, verbose=0)
+            results[(sparsity_target, beta)] = (model.average_activation(x),
+                                                keras.ops.convert_to_numpy(model.encoder.kernel))
+    return results

@@ -1,0 +1,78 @@
+"""The edge-likeness measure, the sparsity figures and explorer, and the epoch progress bar."""
+
+import keras
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from lessonlib import filters, plotting
+from lessonlib.training import EpochProgress
+
+
+def _edge(angle, size=8):
+    rows, cols = np.mgrid[:size, :size] - (size - 1) / 2
+    return np.tanh(2 * (np.cos(angle) * cols + np.sin(angle) * rows))
+
+
+def test_oriented_edges_are_coherent_and_noise_is_not():
+    edges = np.stack([_edge(angle).ravel() for angle in np.linspace(0, np.pi, 6)], axis=1)
+    noise = np.random.default_rng(0).normal(size=(64, 500))
+    assert filters.orientation_coherence(edges).min() > 0.9
+    assert np.median(filters.orientation_coherence(noise)) < 0.25
+    assert filters.edge_like_share(edges) == 1.0
+    # The threshold sits above the 99th percentile of random 8x8 filters (module docstring).
+    assert filters.edge_like_share(noise) < 0.02
+    # A blob (centre-surround) has gradients in every direction: not an edge.
+    rows, cols = np.mgrid[:8, :8] - 3.5
+    blob = np.exp(-(rows**2 + cols**2) / 4).reshape(64, 1)
+    assert filters.orientation_coherence(blob)[0] < 0.05
+
+
+def test_filter_measure_rejects_bad_shapes():
+    with pytest.raises(ValueError, match="weights of shape"):
+        filters.orientation_coherence(np.zeros(64))
+    with pytest.raises(ValueError, match="image_shape"):
+        filters.orientation_coherence(np.zeros((64, 3)), image_shape=(7, 7))
+    with pytest.raises(ValueError, match="threshold=2"):
+        filters.edge_like_share(np.zeros((64, 3)), threshold=2)
+
+
+def test_sparsity_figures():
+    rng = np.random.default_rng(0)
+    figure = plotting.sparsity_summary(rng.uniform(0, 0.05, 25), rng.normal(size=(64, 25)), 0.01)
+    assert isinstance(figure, Figure) and len(figure.axes) == 2
+    assert "mean" in figure.axes[0].get_title()
+    curves = plotting.bernoulli_kl_curves((0.01, 0.1))
+    assert len(curves.axes[0].lines) == 2
+    x = np.linspace(-1, 1, 11)
+    fits = plotting.densities_and_fits(x, np.ones(11), {"a": x**2, "b": np.abs(x)})
+    assert len(fits.axes[0].lines) == 2
+
+
+def test_sparsity_explorer_redraws_for_each_pair():
+    from lessonlib import widgets
+
+    rng = np.random.default_rng(0)
+    results = {(rho, beta): (rng.uniform(0, 0.3, 25), rng.normal(size=(64, 25)))
+               for rho in (0.01, 0.1) for beta in (0.0, 3.0)}
+    explorer = widgets.sparsity_explorer(results)
+    first = explorer.figure
+    assert first._suptitle.get_text() == "rho = 0.01, beta = 3"
+    explorer.controls["beta"].value = 0.0
+    assert explorer.figure is not first
+    assert explorer.figure._suptitle.get_text() == "rho = 0.01, beta = 0"
+
+
+def test_epoch_progress_shows_one_bar_with_the_epoch_means(capsys):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.ones((8, 3), "float32")
+    progress = EpochProgress(4)
+    history = model.fit(x, x[:, :1], epochs=4, batch_size=4, verbose=0, callbacks=[progress])
+    assert progress.bar.target == 4 and progress.bar._seen_so_far == 4
+    shown = progress.bar._values["loss"][0]
+    # A stateful value is shown as given: the last epoch's loss, not an average over epochs.
+    assert shown == pytest.approx(history.history["loss"][-1])
+    assert "4/4" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="epochs=0"):
+        EpochProgress(0)
