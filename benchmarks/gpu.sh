@@ -8,8 +8,8 @@
 # Lesson 01 imports lessonlib.widgets, so it also needs ipywidgets and IPython there (with
 # comm, traitlets, widgetsnbextension, jupyterlab_widgets and IPython's own dependencies).
 # Lessons run as scripts (benchmarks/notebooks.py --runner script), so Jupyter is not needed.
-# BACKENDS="jax torch", MODES=both (or fast, full) and NOTEBOOKS (paths; default all) choose
-# what runs.
+# BACKENDS="jax torch", MODES=both (or fast, full), NOTEBOOKS (paths; default all) and TESTS=0
+# (lessons only) choose what runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if compgen -G ".whl/*.whl" >/dev/null; then
@@ -29,12 +29,14 @@ for backend in ${BACKENDS:-jax torch}; do
   echo "== $backend: runtime"
   KERAS_BACKEND=$backend python3 -c "from lessonlib import runtime; runtime.setup(seed=0)" \
     || status=1
-  echo "== $backend: library tests"
-  # Jupyter-only tests (nbformat, nbclient, IPython, ipywidgets) are left to the CPU suite.
-  KERAS_BACKEND=$backend python3 -m pytest tests -q -o addopts="" -p no:cacheprovider \
-    --ignore=tests/test_figures_render.py --ignore=tests/test_packaging.py \
-    --ignore=tests/test_widgets.py -k "not ipython" \
-    || status=1
+  if [ "${TESTS:-1}" = 1 ]; then
+    echo "== $backend: library tests"
+    # Jupyter-only tests (nbformat, nbclient, IPython, ipywidgets) are left to the CPU suite.
+    KERAS_BACKEND=$backend python3 -m pytest tests -q -o addopts="" -p no:cacheprovider \
+      --ignore=tests/test_figures_render.py --ignore=tests/test_packaging.py \
+      --ignore=tests/test_widgets.py -k "not ipython" \
+      || status=1
+  fi
   echo "== $backend: lessons"
   # shellcheck disable=SC2086  # NOTEBOOKS is a list of paths
   python3 benchmarks/notebooks.py --runner script --backend "$backend" --mode "${MODES:-both}" \

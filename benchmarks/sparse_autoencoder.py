@@ -44,7 +44,7 @@ def train_library(patches, epochs, batch_size, learning_rate, seed):
     )
     # One compiled call per epoch: the model is tiny, so per-step dispatch would dominate.
     model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=runtime.jit_compile(),
-                  steps_per_execution=steps_per_epoch)
+                  steps_per_execution=runtime.steps_per_execution(steps_per_epoch))
     start = time.perf_counter()
     model.fit(patches, batch_size=batch_size, epochs=epochs, verbose=0)
     seconds = time.perf_counter() - start

@@ -209,6 +209,23 @@ def jit_compile():
     return keras.backend.backend() in ("tensorflow", "jax")
 
 
+def steps_per_execution(steps):
+    """Return the `steps_per_execution` for `Model.compile`: `steps` where the backend allows.
+
+    A small model trained for many short epochs spends most of its time dispatching steps;
+    TensorFlow and JAX can run many steps in one compiled call. PyTorch runs one at a time
+    (Keras requires `steps_per_execution=1` there), so this returns 1 on PyTorch.
+
+    Args:
+        steps: the number of training steps to run per call, e.g. the steps in an epoch.
+
+    Returns:
+        int
+    """
+    steps = _validation.positive_int("steps", steps)
+    return 1 if keras.backend.backend() == "torch" else steps
+
+
 def describe(for_device=None):
     """Return one line naming Keras, its backend and the device.
 

@@ -117,3 +117,12 @@ def test_environment_lists_versions():
     versions = runtime.environment()
     assert versions["keras"] == keras.__version__
     assert set(versions) >= {"python", "tensorflow", "jax", "torch", "numpy", "mlxtend"}
+
+
+def test_steps_per_execution_is_one_on_pytorch_only():
+    import keras
+
+    expected = 1 if keras.backend.backend() == "torch" else 20
+    assert runtime.steps_per_execution(20) == expected
+    with pytest.raises(ValueError, match="steps=0"):
+        runtime.steps_per_execution(0)

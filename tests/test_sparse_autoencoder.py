@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from lessonlib import backprop, kl
+from lessonlib import backprop, kl, runtime
 from lessonlib.layers import KLSparsity
 from lessonlib.models import Autoencoder, SparseAutoencoder
 
@@ -106,11 +106,14 @@ def test_model_cost_equals_the_numpy_cost():
     # so the batch estimate is this batch's mean, then compare all three parts.
     model.fit(x, batch_size=50, epochs=1, verbose=0)
     history = model.fit(x, batch_size=50, epochs=1, verbose=0).history
-    assert logs["reconstruction"] == pytest.approx(reference.reconstruction, rel=1e-5)
+    # A float32 forward pass against float64: 1e-5 on a CPU. GPUs multiply float32 matrices
+    # in TF32 by default (10-bit mantissa), which moved the H100's result by 2e-5; 1e-3 still
+    # catches a missing 1/2, 1/M or lambda/2.
+    rel = 1e-5 if runtime.device().kind == "CPU" else 1e-3
+    assert logs["reconstruction"] == pytest.approx(reference.reconstruction, rel=rel)
     for name in ("reconstruction", "weight_decay", "sparsity"):
-        # float32 forward pass against float64.
-        assert history[name][0] == pytest.approx(getattr(reference, name), rel=1e-4), name
-    assert history["loss"][0] == pytest.approx(reference.total, rel=1e-4)
+        assert history[name][0] == pytest.approx(getattr(reference, name), rel=10 * rel), name
+    assert history["loss"][0] == pytest.approx(reference.total, rel=10 * rel)
     np.testing.assert_allclose(model.average_activation(x),
                                backprop.forward(_model_parameters(model), x)[0].mean(0),
                                rtol=1e-5)
