@@ -457,7 +457,7 @@ def sparsity_summary(rho_hat, weights, sparsity_target, image_shape=None, title=
     rho_hat = np.asarray(rho_hat, dtype=np.float64)
     figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6),
                                          gridspec_kw={"width_ratios": [1.2, 1]})
-    bins = np.linspace(0, max(0.2, rho_hat.max() * 1.05), 30)
+    bins = np.linspace(0, max(3 * sparsity_target, rho_hat.max() * 1.05), 30)
     left.hist(rho_hat, bins=bins, color="tab:blue")
     left.axvline(sparsity_target, color="tab:red", linestyle="--",
                  label=f"rho = {sparsity_target:g}")
