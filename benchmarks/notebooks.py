@@ -57,6 +57,9 @@ def notebook_as_script(path):
     return "\n\n".join("".join(cell["source"]) for cell in cells if cell["cell_type"] == "code")
 
 
+ERROR_LINES = 8  # of a failing lesson's traceback, printed under the table
+
+
 def run_one(path, runner):
     """Run one notebook in this process's children; print seconds and peak memory as JSON."""
     start = time.perf_counter()
@@ -71,10 +74,14 @@ def run_one(path, runner):
         with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as script:
             script.write(notebook_as_script(path))
         try:
-            subprocess.run([sys.executable, script.name], cwd=path.parent, check=True,
-                           stdout=subprocess.DEVNULL)
+            result = subprocess.run([sys.executable, script.name], cwd=path.parent,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         finally:
             os.unlink(script.name)
+        if result.returncode != 0:
+            # The lesson's own traceback, not this wrapper's, is what says what went wrong.
+            sys.stderr.write("\n".join(result.stderr.strip().splitlines()[-ERROR_LINES:]))
+            sys.exit(result.returncode)
     seconds = time.perf_counter() - start
     # ru_maxrss of the children is the peak of the largest one: the kernel or the script.
     peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -92,7 +99,8 @@ def measure(path, mode, runner, backend):
     )
     if result.returncode != 0:
         return {"seconds": float("nan"), "peak_mib": float("nan"),
-                "error": (result.stderr.strip().splitlines() or ["failed"])[-1][:80]}
+                "error": "\n    ".join(result.stderr.strip().splitlines()[-ERROR_LINES:])
+                or "failed"}
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
