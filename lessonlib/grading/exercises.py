@@ -1,0 +1,87 @@
+"""Exercises in a lesson notebook, found from nbgrader's cell metadata.
+
+An exercise is one or more solution cells (`nbgrader.solution`) followed by a graded check cell
+(`nbgrader.grade` with `points`). The check cell may hold hidden tests between
+`### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS`; they are removed from the student version
+and run only when grading.
+"""
+
+import dataclasses
+import json
+
+import nbformat
+
+BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
+END_HIDDEN = "### END HIDDEN TESTS"
+
+
+class NotebookError(ValueError):
+    """A file that cannot be read as a notebook (not JSON, not nbformat)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Exercise:
+    """One exercise: the cells a student fills in and the check that grades them."""
+
+    name: str
+    solution_ids: tuple
+    check_id: str
+    points: float
+    has_hidden_tests: bool
+
+
+def nbgrader_metadata(cell):
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def read_notebook(path):
+    """Read a notebook, raising `NotebookError` with the reason if it is not one."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            return nbformat.read(file, as_version=4)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise NotebookError(f"{path} cannot be read as a notebook: {error}") from None
+    except Exception as error:  # nbformat's own validation and reader errors
+        raise NotebookError(f"{path} is not a valid notebook: {error}") from None
+
+
+def split_hidden_tests(source):
+    """Return `(visible, hidden)`: the check's source without and within the hidden region."""
+    visible, hidden, inside = [], [], False
+    for line in source.splitlines():
+        if line.strip() == BEGIN_HIDDEN:
+            inside = True
+        elif line.strip() == END_HIDDEN:
+            inside = False
+        else:
+            (hidden if inside else visible).append(line)
+    return "\n".join(visible), "\n".join(hidden)
+
+
+def find_exercises(notebook):
+    """List the notebook's exercises, in order.
+
+    Raises:
+        ValueError: if a graded check has no solution cell before it.
+    """
+    exercises, pending = [], []
+    for cell in notebook.cells:
+        meta = nbgrader_metadata(cell)
+        if cell.cell_type != "code":
+            continue
+        if meta.get("solution") and not meta.get("grade"):
+            pending.append(meta["grade_id"])
+        elif meta.get("grade") and meta.get("points"):
+            if not pending:
+                raise ValueError(
+                    f"The graded cell {meta.get('grade_id')!r} has no solution cell before it."
+                )
+            exercises.append(Exercise(
+                name=pending[0] if len(pending) == 1 else "+".join(pending),
+                solution_ids=tuple(pending),
+                check_id=meta["grade_id"],
+                points=float(meta["points"]),
+                has_hidden_tests=BEGIN_HIDDEN in cell.source,
+            ))
+            pending = []
+    return exercises
