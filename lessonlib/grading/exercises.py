@@ -42,7 +42,7 @@ def read_notebook(path):
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise NotebookError(f"{path} cannot be read as a notebook: {error}") from None
     except Exception as error:  # nbformat's own validation and reader errors
-        raise NotebookError(f"{path} is not a valid notebook: {error}") from None
+        raise NotebookError(f"{path} cannot be read as a notebook: {error}") from None
 
 
 def split_hidden_tests(source):

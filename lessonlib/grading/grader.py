@@ -36,7 +36,7 @@ NOTEBOOK_TIMEOUT = 1200
 # Runs a check part on fresh copies of the lessonlib modules: defined and called in the same
 # cell, so nothing the submission ran earlier can have replaced it.
 _CHECK_TEMPLATE = '''\
-def __lessonlib_run_check(namespace, code):
+def __lessonlib_run_check(namespace, code, imports):
     import importlib
     import sys
     import types
@@ -45,13 +45,15 @@ def __lessonlib_run_check(namespace, code):
            if name == "lessonlib" or name.startswith("lessonlib.")}
     for name in old:
         del sys.modules[name]
+    scope = dict(namespace)
     try:
         fresh = {name: importlib.import_module(name) for name in sorted(old)}
+        exec(compile(imports, "<setup imports>", "exec"), scope)  # np, checks, ... afresh
     finally:
         sys.modules.update(old)  # the submission's objects keep their own modules
-    scope = dict(namespace)
     for key, value in namespace.items():
-        if isinstance(value, types.ModuleType) and value.__name__ in fresh:
+        if (isinstance(value, types.ModuleType) and value.__name__ in fresh
+                and scope.get(key) is value):
             scope[key] = fresh[value.__name__]
     exec(compile(code, "<check>", "exec"), scope)
     for key, value in scope.items():
@@ -59,7 +61,7 @@ def __lessonlib_run_check(namespace, code):
             namespace[key] = value
 
 
-__lessonlib_run_check(globals(), __CODE__)
+__lessonlib_run_check(globals(), __CODE__, __IMPORTS__)
 '''
 
 
@@ -73,6 +75,15 @@ class PartResult:
     max_points: float
     passed: bool
     message: str
+
+
+def _setup_imports(source):
+    """The import statements of the lesson's Setup cell (its first code cell)."""
+    for cell in source.cells:
+        if cell.cell_type == "code":
+            return "\n".join(line for line in cell.source.splitlines()
+                             if line.startswith(("import ", "from ")))
+    return ""
 
 
 def _stub(message):
@@ -93,6 +104,7 @@ def build_grading_notebook(source, submission):
     owner = {grade_id: exercise.name for exercise in exercises.values()
              for grade_id in exercise.solution_ids}
     cells, parts, solutions = [], [], {}
+    imports = _setup_imports(source)
     for cell in source.cells:
         meta = nbgrader_metadata(cell)
         cell = copy.deepcopy(cell)
@@ -112,7 +124,9 @@ def build_grading_notebook(source, submission):
             halves = [("visible", visible)] + ([("hidden", hidden)] if exercise.has_hidden_tests
                                                else [])
             for part, code in halves:
-                part_cell = nbformat.v4.new_code_cell(_CHECK_TEMPLATE.replace("__CODE__", repr(code)))
+                source_code = _CHECK_TEMPLATE.replace("__CODE__", repr(code)).replace(
+                    "__IMPORTS__", repr(imports))
+                part_cell = nbformat.v4.new_code_cell(source_code)
                 parts.append((len(cells), exercise.name, part, exercise.points / len(halves)))
                 cells.append(part_cell)
             continue
@@ -212,11 +226,16 @@ def grade_notebook(source, submission_path, cell_timeout=CELL_TIMEOUT,
             error = skipped[index]
         results.append(PartResult(exercise, part, 0.0 if error else points, points,
                                   error is None, error or _last_line(cell)))
-    # A solution cell that had to be skipped explains its exercise's failure better than the
+    # What went wrong in a solution cell explains its exercise's failure better than the
     # NameError its check raised afterwards.
-    for index, reason in skipped.items():
-        if index in solutions:
+    for index, exercise in solutions.items():
+        if index in skipped:
+            problem = f"Your solution cell was stopped: {skipped[index][len('Not run: '):]}"
+        else:
+            error = _error_message(executed.cells[index])
+            problem = error and f"Your solution cell raised {error}"
+        if problem:
             for result in results:
-                if result.exercise == solutions[index]:
-                    result.message = f"Your solution cell was stopped: {reason[len('Not run: '):]}"
+                if result.exercise == exercise and not result.passed:
+                    result.message = problem
     return results
