@@ -61,6 +61,14 @@ def _with_solution(grade_id, source):
     return notebook
 
 
+def _renamed(grade_id, new_id):
+    notebook = _lesson()
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            cell.metadata["nbgrader"]["grade_id"] = new_id
+    return notebook
+
+
 HOSTILE = {
     "correct": _lesson(),
     "wrong_double": _with_solution("double", "def double(x):\n    return 3 * x"),
@@ -77,6 +85,7 @@ lessonlib.checks.assert_close = lambda *args, **kwargs: None
 checks.assert_close = lambda *args, **kwargs: None
 checks = None"""),
     "deleted_names": _with_solution("double", "def double(x):\n    return 2 * x\ndel np, checks"),
+    "renamed": _renamed("double", "my_double"),
     "writes_files": _with_solution("double", """\
 def double(x):
     return 2 * x
@@ -146,6 +155,7 @@ def test_a_wrong_exercise_loses_exactly_its_points(graded):
     ("segfault", "kernel died"),
     ("killed", "kernel died"),
     ("deleted_cell", "missing from the submission"),
+    ("renamed", "missing from the submission"),
 ])
 def test_a_broken_exercise_costs_only_its_own_points(graded, case, words):
     results = graded["rows"][case]
@@ -226,3 +236,22 @@ def test_grade_notebook_on_a_correct_lesson_directly(tmp_path):
     nbformat.write(_lesson(), path)
     results = grade_notebook(_lesson(), pathlib.Path(path), cell_timeout=30, notebook_timeout=60)
     assert [result.passed for result in results] == [True] * 4
+
+
+def test_the_notebook_time_limit_stops_grading_with_a_reason(tmp_path):
+    slow = _with_solution("double", "import time\ntime.sleep(8)\ndef double(x):\n    return 2 * x")
+    path = tmp_path / "slow.ipynb"
+    nbformat.write(slow, path)
+    # The cell limit (20 s) lets the sleep finish; the notebook limit (5 s) does not.
+    results = grade_notebook(_lesson(), path, cell_timeout=20, notebook_timeout=5)
+    assert not any(result.passed for result in results[2:])
+    assert all("time limit" in result.message for result in results[2:])
+
+
+def test_check_tells_a_student_which_exercises_pass(tmp_path, capsys):
+    path = tmp_path / "mine.ipynb"
+    nbformat.write(_with_solution("square", "def square(x):\n    return x + x"), path)
+    assert cli.main(["check", str(path), "--cell-timeout", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "2 of 4 checks pass." in out
+    assert "Your square differs" in out

@@ -5,6 +5,7 @@ import pathlib
 import subprocess
 import sys
 
+import keras
 import nbformat
 import pytest
 
@@ -102,13 +103,14 @@ def test_nbgrader_generates_the_assignment_from_the_lessons(tmp_path):
     assert "BEGIN HIDDEN TESTS" not in text and "return -rho / rho_hat" not in text
 
 
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                    reason="the lessons run through nbval under TensorFlow (tests/ covers the "
+                           "library on the other backends)")
 def test_released_lessons_run_through_nbval(tmp_path):
     # The exercises (and their checks) are tagged to raise until they are filled in; every
-    # other cell must run. Lessons 00 and 05 cover an exercise whose check defines variables
-    # that later cells use.
+    # other cell of every lesson must run.
     released = tmp_path / "release"
-    for name in ("00_getting_started.ipynb", "05_kl_divergence.ipynb"):
-        cli.release(NOTEBOOKS / name, released)
+    cli.release(NOTEBOOKS, released)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
          "--nbval-lax", "--nbval-current-env", "--nbval-cell-timeout=600", str(released)],

@@ -17,6 +17,7 @@ submission file is only ever read.
 import copy
 import dataclasses
 import os
+import subprocess
 import tempfile
 import time
 
@@ -164,7 +165,10 @@ def _run(notebook, skipped, cell_timeout, deadline, workdir):
     environment = dict(os.environ, LESSONLIB_FAST="1", TF_CPP_MIN_LOG_LEVEL="2",
                        MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
     failed, reason = None, None
-    with client.setup_kernel(env=environment, cwd=workdir):
+    # The kernel's own stderr (TensorFlow's start-up lines, shutdown noise) is not the
+    # student's output: cells report through Jupyter's messages, which are kept.
+    with client.setup_kernel(env=environment, cwd=workdir, stderr=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL):
         for index, cell in enumerate(notebook.cells):
             if cell.cell_type != "code":
                 continue
