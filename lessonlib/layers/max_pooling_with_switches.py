@@ -93,7 +93,26 @@ class MaxPoolingWithSwitches(keras.layers.Layer):
         windows = ops.take(ops.concatenate([flat, lowest], axis=1), self._gather_index, axis=1)
         return ops.reshape(windows, (-1, self._num_windows, self._window_length, channels))
 
+    def _torch_call(self, inputs):
+        """PyTorch's own max_pool2d, which returns the same switches, for tiling windows.
+
+        PyTorch runs ops eagerly, one kernel each, so the generic path (slices, argmax,
+        gathers) costs several times a plain pooling there. `max_pool2d(return_indices=True)`
+        gives, per channel plane, the flat position `y * width + x` of each maximum, taking
+        the first in row-major order on ties, and routes gradients to it: the layer's own
+        contract, in one kernel. Only used where windows tile the input without padding,
+        where both pool exactly the same windows.
+        """
+        import torch
+
+        planes = inputs.permute(0, 3, 1, 2)  # NCHW view of NHWC data: no copy
+        pooled, switches = torch.nn.functional.max_pool2d(
+            planes, self.pool_size, self.strides, return_indices=True)
+        return pooled.permute(0, 2, 3, 1), switches.permute(0, 2, 3, 1).to(torch.int32)
+
     def call(self, inputs):
+        if self._tiles and keras.backend.backend() == "torch":
+            return self._torch_call(inputs)
         channels = inputs.shape[-1]
         windows = self._windows(inputs)
         winner = ops.argmax(windows, axis=2)  # the first maximum in row-major order
