@@ -27,14 +27,6 @@ NUM_HIDDEN = 25
 COST_TOLERANCE = 0.05
 
 
-def model_parameters(model):
-    def array(variable):
-        return keras.ops.convert_to_numpy(variable).astype(np.float64)
-
-    return backprop.Parameters(array(model.encoder.kernel), array(model.encoder.bias),
-                               array(model.decoder.kernel), array(model.decoder.bias))
-
-
 def train_library(patches, epochs, batch_size, learning_rate, seed):
     keras.utils.set_random_seed(seed)
     model = SparseAutoencoder(patches.shape[1], NUM_HIDDEN, seed=seed, **SETTINGS)
@@ -74,8 +66,8 @@ def main():
         (f"NumPy + L-BFGS-B, {result.nit} iterations", reference_seconds,
          backprop.cost(reference, patches, **SETTINGS), backprop.forward(reference, patches)[0]),
         (f"SparseAutoencoder.fit, {args.epochs} epochs of {args.batch_size}", library_seconds,
-         backprop.cost(model_parameters(model), patches, **SETTINGS),
-         backprop.forward(model_parameters(model), patches)[0]),
+         backprop.cost(model.parameters(), patches, **SETTINGS),
+         backprop.forward(model.parameters(), patches)[0]),
     ]
     print(f"\n64-25-64 on 10,000 patches, rho={SETTINGS['sparsity_target']}, "
           f"beta={SETTINGS['beta']}, lambda={SETTINGS['weight_decay']}\n")

@@ -87,21 +87,13 @@ def test_layer_rejects_non_2d_inputs():
         KLSparsity(0.1, 3.0)(np.zeros((2, 3, 4), "float32"))
 
 
-def _model_parameters(model):
-    def array(v):
-        return keras.ops.convert_to_numpy(v).astype(np.float64)
-
-    return backprop.Parameters(array(model.encoder.kernel), array(model.encoder.bias),
-                               array(model.decoder.kernel), array(model.decoder.bias))
-
-
 def test_model_cost_equals_the_numpy_cost():
     rng = np.random.default_rng(0)
     x = rng.uniform(0.1, 0.9, size=(50, 16)).astype("float32")
     model = SparseAutoencoder(16, 5, sparsity_target=0.1, beta=3.0, weight_decay=1e-3, seed=0)
     model.compile(optimizer=keras.optimizers.SGD(0.0))
     logs = model.evaluate(x, x, batch_size=50, verbose=0, return_dict=True)
-    reference = backprop.cost(_model_parameters(model), x, 0.1, 3.0, 1e-3)
+    reference = backprop.cost(model.parameters(), x, 0.1, 3.0, 1e-3)
     # evaluate reads rho_hat from the layer, which starts at rho; train one step of zero size
     # so the batch estimate is this batch's mean, then compare all three parts.
     model.fit(x, batch_size=50, epochs=1, verbose=0)
@@ -115,7 +107,7 @@ def test_model_cost_equals_the_numpy_cost():
         assert history[name][0] == pytest.approx(getattr(reference, name), rel=10 * rel), name
     assert history["loss"][0] == pytest.approx(reference.total, rel=10 * rel)
     np.testing.assert_allclose(model.average_activation(x),
-                               backprop.forward(_model_parameters(model), x)[0].mean(0),
+                               backprop.forward(model.parameters(), x)[0].mean(0),
                                rtol=1e-5)
 
 

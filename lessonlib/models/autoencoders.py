@@ -232,6 +232,20 @@ class SparseAutoencoder(keras.Model):
             kwargs["callbacks"] = callbacks
         return super().fit(x, y, **kwargs)
 
+    def parameters(self):
+        """W^(1), b^(1), W^(2), b^(2) as float64 NumPy, a `lessonlib.backprop.Parameters`.
+
+        So `backprop.cost(model.parameters(), X, ...)` computes the lecture's cost of this very
+        model in NumPy, e.g. on all the data after mini-batch training.
+        """
+        from lessonlib.backprop import Parameters
+
+        def array(variable):
+            return keras.ops.convert_to_numpy(variable).astype(np.float64)
+
+        return Parameters(array(self.encoder.kernel), array(self.encoder.bias),
+                          array(self.decoder.kernel), array(self.decoder.bias))
+
     def filters(self):
         """The hidden units' input weights, one row per unit, shape (N1, D), as NumPy."""
         return keras.ops.convert_to_numpy(self.encoder.kernel).T
