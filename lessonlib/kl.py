@@ -214,6 +214,13 @@ def bernoulli_kl_ops(rho, rho_hat, epsilon=None):
     return _xlogx_over(rho, rho_hat, epsilon) + _xlogx_over(1 - rho, 1 - rho_hat, epsilon)
 
 
+def bernoulli_kl_derivative_ops(rho, rho_hat, epsilon=None):
+    """`bernoulli_kl_derivative` with `keras.ops`, rho_hat clipped as in `bernoulli_kl_ops`."""
+    epsilon = _epsilon(epsilon)
+    rho_hat = ops.clip(rho_hat, epsilon, 1 - epsilon)
+    return -rho / rho_hat + (1 - rho) / (1 - rho_hat)
+
+
 def discrete_kl_ops(p, q, axis=-1, epsilon=None):
     """`discrete_kl` with `keras.ops`; `q` is clipped below at epsilon to stay finite."""
     epsilon = _epsilon(epsilon)

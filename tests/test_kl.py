@@ -102,6 +102,11 @@ def test_ops_versions_agree_with_numpy():
         kl.bernoulli_kl(0.05, rho_hat.astype(np.float64)),
         rtol=1e-5,  # float32 arithmetic
     )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(kl.bernoulli_kl_derivative_ops(0.05, rho_hat)),
+        kl.bernoulli_kl_derivative(0.05, rho_hat.astype(np.float64)),
+        rtol=1e-5,  # float32 arithmetic
+    )
     rng = np.random.default_rng(1)
     p, q = rng.dirichlet(np.ones(5), 3).astype("float32"), rng.dirichlet(np.ones(5), 3)
     np.testing.assert_allclose(

@@ -4,16 +4,9 @@ import keras
 from keras import ops
 
 from lessonlib import _validation
-from lessonlib.kl import bernoulli_kl_ops
+from lessonlib.kl import bernoulli_kl_derivative_ops, bernoulli_kl_ops
 
 ESTIMATES = ("batch", "running", "full")
-
-
-def bernoulli_kl_derivative_ops(rho, rho_hat, epsilon=None):
-    """-rho / rho_hat + (1 - rho) / (1 - rho_hat), with rho_hat clipped as in the penalty."""
-    epsilon = keras.config.epsilon() if epsilon is None else epsilon
-    rho_hat = ops.clip(rho_hat, epsilon, 1 - epsilon)
-    return -rho / rho_hat + (1 - rho) / (1 - rho_hat)
 
 
 @keras.saving.register_keras_serializable(package="lessonlib")
