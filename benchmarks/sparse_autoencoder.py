@@ -66,8 +66,8 @@ def main():
         (f"NumPy + L-BFGS-B, {result.nit} iterations", reference_seconds,
          backprop.cost(reference, patches, **SETTINGS), backprop.forward(reference, patches)[0]),
         (f"SparseAutoencoder.fit, {args.epochs} epochs of {args.batch_size}", library_seconds,
-         backprop.cost(model.parameters(), patches, **SETTINGS),
-         backprop.forward(model.parameters(), patches)[0]),
+         backprop.cost(model.backprop_parameters(), patches, **SETTINGS),
+         backprop.forward(model.backprop_parameters(), patches)[0]),
     ]
     print(f"\n64-25-64 on 10,000 patches, rho={SETTINGS['sparsity_target']}, "
           f"beta={SETTINGS['beta']}, lambda={SETTINGS['weight_decay']}\n")

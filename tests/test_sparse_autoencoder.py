@@ -93,7 +93,7 @@ def test_model_cost_equals_the_numpy_cost():
     model = SparseAutoencoder(16, 5, sparsity_target=0.1, beta=3.0, weight_decay=1e-3, seed=0)
     model.compile(optimizer=keras.optimizers.SGD(0.0))
     logs = model.evaluate(x, x, batch_size=50, verbose=0, return_dict=True)
-    reference = backprop.cost(model.parameters(), x, 0.1, 3.0, 1e-3)
+    reference = backprop.cost(model.backprop_parameters(), x, 0.1, 3.0, 1e-3)
     # evaluate reads rho_hat from the layer, which starts at rho; train one step of zero size
     # so the batch estimate is this batch's mean, then compare all three parts.
     model.fit(x, batch_size=50, epochs=1, verbose=0)
@@ -107,7 +107,7 @@ def test_model_cost_equals_the_numpy_cost():
         assert history[name][0] == pytest.approx(getattr(reference, name), rel=10 * rel), name
     assert history["loss"][0] == pytest.approx(reference.total, rel=10 * rel)
     np.testing.assert_allclose(model.average_activation(x),
-                               backprop.forward(model.parameters(), x)[0].mean(0),
+                               backprop.forward(model.backprop_parameters(), x)[0].mean(0),
                                rtol=1e-5)
 
 

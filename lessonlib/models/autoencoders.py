@@ -232,11 +232,13 @@ class SparseAutoencoder(keras.Model):
             kwargs["callbacks"] = callbacks
         return super().fit(x, y, **kwargs)
 
-    def parameters(self):
+    def backprop_parameters(self):
         """W^(1), b^(1), W^(2), b^(2) as float64 NumPy, a `lessonlib.backprop.Parameters`.
 
-        So `backprop.cost(model.parameters(), X, ...)` computes the lecture's cost of this very
-        model in NumPy, e.g. on all the data after mini-batch training.
+        So `backprop.cost(model.backprop_parameters(), X, ...)` computes the lecture's cost of
+        this very model in NumPy, e.g. on all the data after mini-batch training. (Not
+        `parameters`:
+        on PyTorch every Keras layer is a `torch.nn.Module`, whose `parameters()` Keras uses.)
         """
         from lessonlib.backprop import Parameters
 
