@@ -2,6 +2,15 @@
 
 from lessonlib.models.autoencoders import Autoencoder, SparseAutoencoder
 from lessonlib.models.deconvnet import PRESETS, DeconvNet, FCNBaseline, decoder_stages
+from lessonlib.models.digit_classifier import DigitFeatures
+from lessonlib.models.gan import (
+    GAN,
+    dcgan_discriminator,
+    dcgan_generator,
+    mlp_discriminator,
+    mlp_generator,
+)
 
-__all__ = ["PRESETS", "Autoencoder", "DeconvNet", "FCNBaseline", "SparseAutoencoder",
-           "decoder_stages"]
+__all__ = ["GAN", "PRESETS", "Autoencoder", "DeconvNet", "DigitFeatures", "FCNBaseline",
+           "SparseAutoencoder", "dcgan_discriminator", "dcgan_generator", "decoder_stages",
+           "mlp_discriminator", "mlp_generator"]

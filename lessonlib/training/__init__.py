@@ -1,5 +1,14 @@
-"""Training helpers shared by the lessons: callbacks."""
+"""Training helpers shared by the lessons: callbacks, and the GAN's step for each backend.
 
-from lessonlib.training.callbacks import EpochProgress
+`gan_tensorflow`, `gan_jax` and `gan_torch` hold `GAN.train_step` for one backend each;
+`lessonlib.models.GAN` imports the current backend's module when it first trains.
+"""
 
-__all__ = ["EpochProgress"]
+from lessonlib.training.callbacks import (
+    EpochProgress,
+    SampleGrid,
+    StopOnDivergence,
+    TrainingFailed,
+)
+
+__all__ = ["EpochProgress", "SampleGrid", "StopOnDivergence", "TrainingFailed"]
