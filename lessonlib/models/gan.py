@@ -303,6 +303,32 @@ class GAN(keras.Model):
         return rng.standard_normal((_validation.positive_int("num_samples", num_samples),
                                     self.latent_dim)).astype("float32")
 
+    def _saved_state(self):
+        """The model's own variables, and the state of every random generator in it.
+
+        Keras saves a `SeedGenerator`'s state with no layer, so a run resumed from a checkpoint
+        would draw other noise and other dropout masks than the run it continues. Saved here,
+        a resumed run ends with the same weights as one never interrupted.
+        """
+        seed_states = [generator.state for layer in self._flatten_layers()
+                       for generator in layer._seed_generators]
+        return self._trainable_variables + self._non_trainable_variables + seed_states
+
+    def save_own_variables(self, store):
+        for index, variable in enumerate(self._saved_state()):
+            store[f"{index}"] = variable
+
+    def load_own_variables(self, store):
+        variables = self._saved_state()
+        if len(store.keys()) != len(variables):
+            raise ValueError(
+                f"The checkpoint holds {len(store.keys())} variables for the GAN itself, but "
+                f"this GAN has {len(variables)} (step counter and random generators): it was "
+                "saved from a GAN with other networks."
+            )
+        for index, variable in enumerate(variables):
+            variable.assign(store[f"{index}"])
+
     def get_config(self):
         config = {
             "generator": keras.saving.serialize_keras_object(self.generator),
