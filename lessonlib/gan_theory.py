@@ -122,10 +122,18 @@ def jensen_shannon(p, q, dx):
 def virtual_training_criterion(p_data, p_g, dx):
     """C(G) = max_D V(D, G) = V(D*, G): what the generator minimises when D is optimal.
 
-    Equal to -log 4 + 2 JSD(p_data || p_g) (Goodfellow et al., Theorem 1); computed here from
-    D* and V, so comparing the two checks the theorem on the grid.
+    With D* substituted, C(G) = integral of p_data log(p_data / (p_data + p_g)) +
+    p_g log(p_g / (p_data + p_g)), computed in that form so that a density that underflows to
+    almost nothing where the other is large adds almost nothing (D* itself would round to 0
+    there, and log 0 to -inf). Goodfellow et al.'s Theorem 1: it equals
+    -log 4 + 2 JSD(p_data || p_g), at least -log 4, with equality only when p_g = p_data.
     """
-    return value_function(optimal_discriminator(p_data, p_g), p_data, p_g, dx)
+    p_data, p_g = _densities(p_data, p_g)
+    dx = _validation.positive_number("dx", dx)
+    total = p_data + p_g
+    terms = (_xlog(p_data, p_data) - _xlog(p_data, total)
+             + _xlog(p_g, p_g) - _xlog(p_g, total))
+    return float(np.sum(terms) * dx)
 
 
 def _probabilities(name, value):

@@ -99,8 +99,6 @@ def frechet_distance(features_a, features_b):
     Returns:
         float.
     """
-    from scipy import linalg
-
     features = []
     for name, value in (("features_a", features_a), ("features_b", features_b)):
         value = np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float64)
@@ -114,11 +112,11 @@ def frechet_distance(features_a, features_b):
                          f"features_a of shape {a.shape}, features_b of shape {b.shape}")
     mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root = linalg.sqrtm(cov_a @ cov_b)
-    if not np.all(np.isfinite(root)):
-        # Singular covariances: regularise as the reference FID code does.
-        offset = np.eye(len(cov_a)) * 1e-6
-        root = linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
-    root = np.real(root)
-    distance = np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a + cov_b - 2 * root)
+    # Tr (S_a S_b)^(1/2) = Tr (S_a^(1/2) S_b S_a^(1/2))^(1/2), a symmetric matrix's square root:
+    # eigenvalues, stable where features that never fire make the covariances singular.
+    values, vectors = np.linalg.eigh(cov_a)
+    root_a = (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+    middle = np.linalg.eigvalsh(root_a @ cov_b @ root_a)
+    trace_root = np.sum(np.sqrt(np.clip(middle, 0, None)))
+    distance = np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root
     return float(max(distance, 0.0))

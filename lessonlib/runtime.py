@@ -196,17 +196,26 @@ def precision_policy(for_device=None):
     return "float32"
 
 
-def jit_compile():
+def jit_compile(convolutional=False, for_device=None):
     """Return the `jit_compile` value for `Model.compile` on the current backend.
 
     XLA compiles TensorFlow and JAX train steps once and runs them faster, on a CPU too.
     PyTorch's compiler spends longer compiling than the course's small models ever save,
-    so PyTorch runs eagerly.
+    so PyTorch runs eagerly. On a CPU, TensorFlow's own convolutions (oneDNN) run about twice
+    as fast as XLA's (the DCGAN step in `benchmarks/gan_step.py`: 400 against 200-270 images/s
+    on 2 cores), so a convolutional model on TensorFlow and a CPU runs without XLA.
+
+    Args:
+        convolutional: whether the model's time goes into convolutions.
+        for_device: a `Device`; defaults to `device()` (only asked when it matters).
 
     Returns:
         bool
     """
-    return keras.backend.backend() in ("tensorflow", "jax")
+    backend = keras.backend.backend()
+    if backend == "tensorflow" and convolutional:
+        return (for_device or device()).kind == "GPU"
+    return backend in ("tensorflow", "jax")
 
 
 def steps_per_execution(steps):

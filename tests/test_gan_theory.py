@@ -40,6 +40,14 @@ def test_criterion_is_minus_log_4_plus_twice_the_jsd(shift):
     assert 0 < jsd < np.log(2)
 
 
+def test_criterion_stays_finite_where_one_density_underflows():
+    p_data, p_g = _normal(0, 0.5), _normal(3, 0.5)  # p_data(20) underflows to exactly 0
+    criterion = gan_theory.virtual_training_criterion(p_data, p_g, DX)
+    assert np.isfinite(criterion)
+    jsd = gan_theory.jensen_shannon(p_data, p_g, DX)
+    assert criterion == pytest.approx(-np.log(4) + 2 * jsd, abs=1e-9)
+
+
 def test_jsd_of_disjoint_densities_is_log_2():
     p = np.where(GRID < 0, 1 / 20, 0.0)
     q = np.where(GRID > 0, 1 / 20, 0.0)

@@ -111,6 +111,11 @@ def test_the_current_device_is_found():
 def test_jit_compile_where_the_backend_supports_it():
     expected = keras.backend.backend() in ("tensorflow", "jax")
     assert runtime.jit_compile() is expected
+    # Convolutions on a CPU: TensorFlow's own kernels beat XLA's; JAX has only XLA.
+    cpu, gpu = runtime.Device("CPU", cores=2), runtime.Device("GPU", ("H100",), (9, 0), 16)
+    convolutional = {"tensorflow": False, "jax": True, "torch": False}[keras.backend.backend()]
+    assert runtime.jit_compile(convolutional=True, for_device=cpu) is convolutional
+    assert runtime.jit_compile(convolutional=True, for_device=gpu) is expected
 
 
 def test_environment_lists_versions():

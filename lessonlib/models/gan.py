@@ -14,7 +14,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from lessonlib import _validation, gan_theory
+from lessonlib import _validation, gan_theory, runtime
 
 _BACKENDS = ("tensorflow", "jax", "torch")
 _SCHEDULES = ("simultaneous", "notes")
@@ -156,9 +156,18 @@ class GAN(keras.Model):
                 discriminator for `pretrain_steps[1]` steps, then both compete as above.
             pretrain_steps: the two phases' lengths in training steps (batches), for
                 `schedule="notes"`.
-            jit_compile, steps_per_execution: as for `keras.Model.compile`.
+            jit_compile: as for `keras.Model.compile`; `"auto"` asks
+                `runtime.jit_compile`, which leaves XLA out for convolutional networks on
+                TensorFlow and a CPU, where it is slower.
+            steps_per_execution: as for `keras.Model.compile` (1 on PyTorch).
         """
         _training_steps()  # a clear error now, on a backend without a GAN step
+        if jit_compile == "auto":
+            convolutional = any(
+                isinstance(layer, keras.layers.Conv2D | keras.layers.Conv2DTranspose)
+                for network in (self.generator, self.discriminator)
+                for layer in network._flatten_layers())
+            jit_compile = runtime.jit_compile(convolutional=convolutional)
         super().compile(optimizer=None, jit_compile=jit_compile,
                         steps_per_execution=steps_per_execution)
         self.d_optimizer = keras.optimizers.get(d_optimizer)
