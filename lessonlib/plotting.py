@@ -602,14 +602,16 @@ def criterion_against_jsd(distances, criteria, jsd, label="mean of p_g"):
 
 
 def generator_gradients(d_fake, minimax, non_saturating):
-    """The generator's gradient norm for both losses against the mean D(G(z)), log-scaled."""
+    """Each generated sample's gradient magnitude under both generator losses, against its
+    D(G(z)), on log axes: the minimax loss's vanishes as D(G(z)) -> 0 (lesson 06)."""
     figure, axis = plt.subplots(figsize=(6, 3.6))
-    axis.plot(d_fake, minimax, marker="o", label=r"minimax: $\log(1 - D(G(z)))$")
-    axis.plot(d_fake, non_saturating, marker="s", label=r"non-saturating: $-\log D(G(z))$")
+    axis.scatter(d_fake, minimax, s=6, alpha=0.5, label=r"minimax: $\log(1 - D(G(z)))$")
+    axis.scatter(d_fake, non_saturating, s=6, alpha=0.5, marker="s",
+                 label=r"non-saturating: $-\log D(G(z))$")
     axis.set_xscale("log")
     axis.set_yscale("log")
-    axis.set_xlabel("mean D(G(z))")
-    axis.set_ylabel(r"$\|\nabla_{\theta_g}$ loss$\|$")
+    axis.set_xlabel("D(G(z)) of the sample")
+    axis.set_ylabel(r"$|\partial\, loss / \partial G(z)|$")
     axis.legend()
     axis.grid(alpha=0.3, which="both")
     figure.tight_layout()
