@@ -8,8 +8,9 @@
 # Lesson 01 imports lessonlib.widgets, so it also needs ipywidgets and IPython there (with
 # comm, traitlets, widgetsnbextension, jupyterlab_widgets and IPython's own dependencies).
 # Lessons run as scripts (benchmarks/notebooks.py --runner script), so Jupyter is not needed.
-# BACKENDS="jax torch", MODES=both (or fast, full), NOTEBOOKS (paths; default all) and TESTS=0
-# (lessons only) choose what runs.
+# BACKENDS="jax torch", MODES=both (or fast, full), NOTEBOOKS (paths; default all), TESTS=0
+# (no library tests), LESSONS=0 (no lessons) and GAN=0 (no DCGAN images/s, benchmarks/gan_step.py)
+# choose what runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if compgen -G ".whl/*.whl" >/dev/null; then
@@ -37,10 +38,17 @@ for backend in ${BACKENDS:-jax torch}; do
       --ignore=tests/test_widgets.py -k "not ipython" \
       || status=1
   fi
-  echo "== $backend: lessons"
-  # shellcheck disable=SC2086  # NOTEBOOKS is a list of paths
-  python3 benchmarks/notebooks.py --runner script --backend "$backend" --mode "${MODES:-both}" \
-    ${NOTEBOOKS:-} \
-    || status=1
+  if [ "${GAN:-1}" = 1 ]; then
+    echo "== $backend: DCGAN images per second"
+    # 200 steps of 256 images per timing: about 2.5 s at the goal of 20,000 images/s.
+    python3 benchmarks/gan_step.py --backends "$backend" --steps 200 --repeats 3 || status=1
+  fi
+  if [ "${LESSONS:-1}" = 1 ]; then
+    echo "== $backend: lessons"
+    # shellcheck disable=SC2086  # NOTEBOOKS is a list of paths
+    python3 benchmarks/notebooks.py --runner script --backend "$backend" --mode "${MODES:-both}" \
+      ${NOTEBOOKS:-} \
+      || status=1
+  fi
 done
 exit $status

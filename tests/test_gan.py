@@ -241,3 +241,18 @@ def test_digit_features_separate_real_digits_from_noise():
     floor = space.distance(real_a, real_b)
     assert floor < space.distance(noise, real_b) / 10
     assert "digit classifier" in str(space) and "test accuracy" in str(space)
+    with pytest.raises(ValueError, match="28x28 digits"):
+        space.features(np.zeros((0, 28, 28)))
+
+    from lessonlib.models import dcgan_discriminator, dcgan_generator
+    from lessonlib.training import FrechetDistance
+
+    gan = GAN(dcgan_generator(8), dcgan_discriminator(seed=0), seed=0)
+    gan.compile(keras.optimizers.Adam(2e-4), keras.optimizers.Adam(2e-4))
+    tracker = FrechetDistance(space, real_b[:64], gan.sample_noise(64))
+    history = gan.fit(real_a[:64], batch_size=32, epochs=1, verbose=0, callbacks=[tracker])
+    assert tracker.epochs == [0, 1] and np.all(np.isfinite(tracker.distances))
+    assert history.history["frechet"] == [tracker.distances[1]]
+    generated = space.features(gan.generate(gan.sample_noise(64)))
+    assert tracker.distances[1] == pytest.approx(
+        frechet_distance(generated, space.features(real_b[:64])), rel=1e-6)

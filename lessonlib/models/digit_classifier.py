@@ -19,8 +19,9 @@ def _images(name, images):
     images = np.asarray(images, dtype="float32")
     if images.ndim == 3:
         images = images[..., None]
-    if images.ndim != 4 or images.shape[1:] != (28, 28, 1):
-        raise ValueError(f"`{name}` must be 28x28 digits, shape (n, 28, 28) or (n, 28, 28, 1). "
+    if images.ndim != 4 or images.shape[1:] != (28, 28, 1) or len(images) == 0:
+        raise ValueError(f"`{name}` must be 28x28 digits, shape (n, 28, 28) or (n, 28, 28, 1) "
+                         "with n >= 1. "
                          f"Received: {name} of shape {images.shape}")
     return images
 

@@ -6,9 +6,10 @@
 
 from lessonlib.training.callbacks import (
     EpochProgress,
+    FrechetDistance,
     SampleGrid,
     StopOnDivergence,
     TrainingFailed,
 )
 
-__all__ = ["EpochProgress", "SampleGrid", "StopOnDivergence", "TrainingFailed"]
+__all__ = ["EpochProgress", "FrechetDistance", "SampleGrid", "StopOnDivergence", "TrainingFailed"]

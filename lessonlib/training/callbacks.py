@@ -177,3 +177,41 @@ class StopOnDivergence(keras.callbacks.Callback):
                 "gets no gradient to learn from. Use the non-saturating generator loss, a "
                 "smaller discriminator learning rate or fewer discriminator steps."
             )
+
+
+class FrechetDistance(keras.callbacks.Callback):
+    """The Fréchet distance between generated and real digits, before training and after each
+    epoch, in a `lessonlib.models.DigitFeatures` classifier's feature space.
+
+    Args:
+        space: the trained `DigitFeatures`.
+        reference: real digits in [-1, 1] to compare with (held out, e.g. test digits).
+        noise: fixed noise for the generated set; use as many vectors as `reference` has
+            digits, since the distance's bias depends on the sample size.
+
+    Attributes:
+        epochs, distances: the epoch (0: before training) and the distance after it.
+    """
+
+    def __init__(self, space, reference, noise):
+        super().__init__()
+        self.space = space
+        self.reference_features = space.features(reference)
+        self.noise = np.asarray(noise, dtype="float32")
+        self.epochs, self.distances = [], []
+
+    def _record(self, epoch):
+        from lessonlib.metrics import frechet_distance
+
+        generated = self.space.features(self.model.generate(self.noise))
+        self.epochs.append(epoch)
+        self.distances.append(frechet_distance(generated, self.reference_features))
+
+    def on_train_begin(self, logs=None):
+        if not self.distances:
+            self._record(0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._record(epoch + 1)
+        if logs is not None:
+            logs["frechet"] = self.distances[-1]
