@@ -5,8 +5,9 @@
 Both train the tutorial's DCGAN (`lessonlib.models.dcgan_generator`/`dcgan_discriminator`) at
 batch size 256 with Adam(1e-4) on 28x28 images. The reference is the tutorial's code: a
 `tf.function` with two `GradientTape`s over a `tf.data` pipeline (TensorFlow only). The
-library is `GAN.fit` with `runtime.jit_compile(convolutional=True)` and `runtime.steps_per_execution`, and on a
-GPU the precision `runtime.precision_policy()` picks. Each backend runs in its own process
+library is `GAN.fit` with its default `jit_compile="auto"` (XLA except for convolutions on
+TensorFlow and a CPU), `runtime.steps_per_execution`, and on a GPU the precision
+`runtime.precision_policy()` picks. Each backend runs in its own process
 (Keras picks its backend once); on TensorFlow the two alternate in one process, and the table
 shows the median of the repeats. Goals: on a CPU the library is at least as fast as the
 reference (ratio >= 1.0); on a GPU it exceeds 20,000 images/s.
@@ -48,6 +49,7 @@ def _library(steps):
     def epoch():
         gan.fit(images, batch_size=BATCH_SIZE, epochs=1, verbose=0)
 
+    epoch.jit_compile = gan.jit_compile
     return epoch
 
 
@@ -74,9 +76,11 @@ def _reference(steps):
                          + cross_entropy(tf.zeros_like(fake_output), fake_output))
         gen_gradients = gen_tape.gradient(gen_loss, generator.trainable_variables)
         disc_gradients = disc_tape.gradient(disc_loss, discriminator.trainable_variables)
-        generator_optimizer.apply_gradients(zip(gen_gradients, generator.trainable_variables))
+        generator_optimizer.apply_gradients(zip(gen_gradients, generator.trainable_variables,
+                                                strict=True))
         discriminator_optimizer.apply_gradients(zip(disc_gradients,
-                                                    discriminator.trainable_variables))
+                                                    discriminator.trainable_variables,
+                                                    strict=True))
 
     images = _images(steps)
     dataset = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images)).batch(BATCH_SIZE)
@@ -108,7 +112,9 @@ def worker(args):
     for _ in range(args.repeats):
         for name, epoch in runs.items():  # alternate, so drifting load hits both alike
             rates[name].append(_rate(epoch, args.steps))
-    print(json.dumps({"runtime": str(chosen), "device": chosen.device.kind,
+    jit = "XLA" if runs["library"].jit_compile else "no XLA"
+    setting = f"{runtime.describe(chosen.device)} | {chosen.precision}, {jit}"
+    print(json.dumps({"runtime": setting, "device": chosen.device.kind,
                       **{name: statistics.median(values) for name, values in rates.items()}}))
 
 

@@ -10,7 +10,7 @@
 # Lessons run as scripts (benchmarks/notebooks.py --runner script), so Jupyter is not needed.
 # BACKENDS="jax torch", MODES=both (or fast, full), NOTEBOOKS (paths; default all), TESTS=0
 # (no library tests), LESSONS=0 (no lessons) and GAN=0 (no DCGAN images/s, benchmarks/gan_step.py)
-# choose what runs.
+# choose what runs; GAN_STEPS (default 200) sets the DCGAN timing's length.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 if compgen -G ".whl/*.whl" >/dev/null; then
@@ -41,7 +41,8 @@ for backend in ${BACKENDS:-jax torch}; do
   if [ "${GAN:-1}" = 1 ]; then
     echo "== $backend: DCGAN images per second"
     # 200 steps of 256 images per timing: about 2.5 s at the goal of 20,000 images/s.
-    python3 benchmarks/gan_step.py --backends "$backend" --steps 200 --repeats 3 || status=1
+    python3 benchmarks/gan_step.py --backends "$backend" --steps "${GAN_STEPS:-200}" --repeats 3 \
+      || status=1
   fi
   if [ "${LESSONS:-1}" = 1 ]; then
     echo "== $backend: lessons"

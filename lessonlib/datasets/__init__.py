@@ -1,5 +1,7 @@
-"""Data the lessons run on, all of it available offline."""
+"""Data the lessons run on, all of it available offline; `toy` holds the GAN lessons' 1-D
+distributions and ring of Gaussians."""
 
+from lessonlib.datasets import toy
 from lessonlib.datasets.digit_scenes import (
     BACKGROUND,
     NUM_CLASSES,
@@ -31,5 +33,6 @@ __all__ = [
     "natural_images",
     "normalize_ufldl",
     "zca_whiten",
+    "toy",
     "zca_whitening_matrix",
 ]

@@ -201,6 +201,27 @@ class GAN(keras.Model):
         self.pretrain_steps = tuple(int(steps) for steps in pretrain_steps)
         self.optimizer = _OptimizerPair(self)
         self.optimizer.build()
+        self._gan_compile_config = {
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+            "generator_loss": self.generator_loss,
+            "discriminator_steps": self.discriminator_steps,
+            "schedule": self.schedule,
+            "pretrain_steps": list(self.pretrain_steps),
+            "jit_compile": jit_compile,
+            "steps_per_execution": steps_per_execution,
+        }
+
+    def get_compile_config(self):
+        """The arguments of `compile`, so that `keras.saving.load_model` compiles a saved GAN
+        the same way (and restores both optimisers' state)."""
+        return dict(getattr(self, "_gan_compile_config", {}))
+
+    def compile_from_config(self, config):
+        config = dict(config)
+        for name in ("d_optimizer", "g_optimizer"):
+            config[name] = keras.saving.deserialize_keras_object(config[name])
+        self.compile(**config)
 
     @property
     def metrics(self):
