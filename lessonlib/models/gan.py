@@ -236,6 +236,17 @@ class GAN(keras.Model):
 
     # The pieces every backend's step shares.
 
+    @staticmethod
+    def real_samples(data):
+        """The real batch from what `fit` passes the step (`x`, or `(x, y)` with `y` unused)."""
+        return data[0] if isinstance(data, (tuple, list)) else data
+
+    def step_inputs(self, data):
+        """The real batch, whether D and G learn this step (`active`), and each network's
+        trainable variables: what a step that reads variables directly starts from."""
+        variables = (self.discriminator.trainable_variables, self.generator.trainable_variables)
+        return self.real_samples(data), self.active(), variables
+
     def noise(self, batch_size):
         """z ~ N(0, I), `(batch_size, latent_dim)`, from the model's seed generator."""
         return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)

@@ -14,10 +14,6 @@ import keras
 BACKEND = "jax"
 
 
-def _real_samples(data):
-    return data[0] if isinstance(data, (tuple, list)) else data
-
-
 class _State:
     """The four lists of `fit`'s state, with the generator's and the discriminator's trainable
     values and optimiser values picked out by identity of the model's variables."""
@@ -87,7 +83,7 @@ def _loss_function(state, index, compute):
 
 
 def train_step(gan, state, data):
-    real = _real_samples(data)
+    real = gan.real_samples(data)
     state = _State(gan, state)
     (d_active, g_active), _, _ = state.run(gan.active)
     d_optimizer, g_optimizer = gan.d_optimizer, gan.g_optimizer

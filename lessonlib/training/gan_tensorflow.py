@@ -9,10 +9,6 @@ import tensorflow as tf
 BACKEND = "tensorflow"
 
 
-def _real_samples(data):
-    return data[0] if isinstance(data, (tuple, list)) else data
-
-
 def _apply(optimizer, gradients, variables, active):
     if active is None:
         optimizer.apply(gradients, variables)
@@ -26,10 +22,7 @@ def _apply(optimizer, gradients, variables, active):
 
 
 def train_step(gan, data):
-    real = _real_samples(data)
-    d_active, g_active = gan.active()
-    d_variables = gan.discriminator.trainable_variables
-    g_variables = gan.generator.trainable_variables
+    real, (d_active, g_active), (d_variables, g_variables) = gan.step_inputs(data)
     if gan.discriminator_steps == 1:
         with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
             (d_loss, g_loss), logits = gan.joint_pass(real)

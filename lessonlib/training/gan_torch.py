@@ -9,10 +9,6 @@ import torch
 BACKEND = "torch"
 
 
-def _real_samples(data):
-    return data[0] if isinstance(data, (tuple, list)) else data
-
-
 def _gradients(loss, optimizer, variables, retain_graph=False):
     parameters = [variable.value for variable in variables]
     for parameter in parameters:
@@ -28,10 +24,7 @@ def _apply(optimizer, gradients, variables, active):
 
 
 def train_step(gan, data):
-    real = _real_samples(data)
-    d_active, g_active = gan.active()
-    d_variables = gan.discriminator.trainable_variables
-    g_variables = gan.generator.trainable_variables
+    real, (d_active, g_active), (d_variables, g_variables) = gan.step_inputs(data)
     if gan.discriminator_steps == 1:
         (d_loss, g_loss), logits = gan.joint_pass(real)
         d_gradients = _gradients(d_loss, gan.d_optimizer, d_variables, retain_graph=True)
