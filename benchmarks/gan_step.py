@@ -11,7 +11,8 @@ TensorFlow and a CPU), `runtime.steps_per_execution`, and on a GPU the precision
 (Keras picks its backend once); on TensorFlow the two alternate in one process. Each timing is
 the second of two epochs (the steady state of a run, without `fit`'s setup), and the table
 shows the best of the repeats, as `timeit` does: on the shared 2-core machine the same loop
-ran at about 250 or about 440 images/s from one epoch to the next, the reference too. Goals: on a CPU the library is at least as fast as the
+ran at about 250 or about 440 images/s from one epoch to the next, the reference too.
+Goals: on a CPU the library is at least as fast as the
 reference (ratio >= 1.0); on a GPU it exceeds 20,000 images/s.
 """
 
