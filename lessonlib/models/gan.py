@@ -133,7 +133,6 @@ class GAN(keras.Model):
                 f"(batch, 1), for samples of shape {sample_shape}. Received: output of shape "
                 f"{logit_shape}"
             )
-        self.sample_shape = sample_shape[1:]
         self.built = True
 
     def compile(self, d_optimizer, g_optimizer, generator_loss="non_saturating",
