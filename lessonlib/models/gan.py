@@ -230,6 +230,21 @@ class GAN(keras.Model):
         """G(z): the generator's samples for the noise `noise`."""
         return self.generator(noise, training=training)
 
+    def fit(self, x=None, y=None, batch_size=None, *args, shuffle=True, **kwargs):
+        """`keras.Model.fit` on the real samples `x`; `y`, if given, is unused.
+
+        On TensorFlow, a NumPy array `x` is fed through `tf.data` with its autotuner off
+        (`lessonlib.training.gan_tensorflow.real_batches`): the pipeline Keras would build
+        stalls for seconds at the end of an epoch. Everything else is Keras's own `fit`.
+        """
+        real_batches = _training_steps().real_batches
+        keras_arguments = ("sample_weight", "class_weight", "validation_split")
+        if (real_batches is not None and isinstance(x, np.ndarray) and y is None
+                and not any(kwargs.get(name) for name in keras_arguments)):
+            x = real_batches(x, batch_size or 32, shuffle)  # 32: Keras's default batch size
+            batch_size, shuffle = None, False  # the dataset batches and shuffles
+        return super().fit(x, y, batch_size, *args, shuffle=shuffle, **kwargs)
+
     def train_step(self, *args):
         return _training_steps().train_step(self, *args)
 

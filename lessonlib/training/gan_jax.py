@@ -12,6 +12,8 @@ import jax.numpy as jnp
 import keras
 
 BACKEND = "jax"
+# `fit` feeds NumPy samples here without tf.data, as Keras does on this backend.
+real_batches = None
 
 
 class _State:
