@@ -81,6 +81,7 @@ def test_fit_feeds_numpy_samples_on_tensorflow_through_tf_data_without_its_autot
 
     x = np.arange(70, dtype="float64").reshape(70, 1)
     dataset = gan_tensorflow.real_batches(x, 32, shuffle=True)
+    assert isinstance(dataset, tf.data.Dataset)
     # With the autotuner on, deleting each epoch's iterator can wait seconds for its thread.
     assert dataset.options().autotune.enabled is False
     epochs = [[batch.numpy() for batch in dataset] for _ in range(2)]
@@ -102,7 +103,6 @@ def test_fit_feeds_numpy_samples_on_tensorflow_through_tf_data_without_its_autot
     history = _gan().fit(_data(64), batch_size=16, epochs=2, verbose=0)
     assert calls == [(64, 16, True)]  # GAN.fit went through the pipeline, once
     assert len(history.history["d_loss"]) == 2
-    assert isinstance(dataset, tf.data.Dataset)
 
 
 def test_the_notes_schedule_trains_d_alone_then_g_alone_then_both():

@@ -17,9 +17,9 @@ def real_batches(x, batch_size, shuffle):
     each epoch when `shuffle`, with `tf.data`'s autotuner off.
 
     With the autotuner on, as in the pipeline Keras builds from an array, deleting an epoch's
-    iterator waits for the autotuner's thread to wake, which it does less and less often:
-    measured on a 2-core CPU, a 4.5 s stall after many of the DCGAN's 6 s epochs
-    (benchmarks/RESULTS.md). Batches sliced from an array in memory have nothing to tune.
+    iterator waits for the autotuner's thread to wake: measured on a 2-core CPU, a 4.5 s stall
+    after 5 of 8 of the DCGAN's 6 s epochs (benchmarks/RESULTS.md). Batches sliced from an
+    array in memory have nothing to tune.
     """
     if np.issubdtype(x.dtype, np.floating):
         x = x.astype(keras.config.floatx(), copy=False)  # as Keras casts arrays it is given
