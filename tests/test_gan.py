@@ -103,6 +103,8 @@ def test_fit_feeds_numpy_samples_on_tensorflow_through_tf_data_without_its_autot
     history = _gan().fit(_data(64), batch_size=16, epochs=2, verbose=0)
     assert calls == [(64, 16, True)]  # GAN.fit went through the pipeline, once
     assert len(history.history["d_loss"]) == 2
+    with pytest.raises(ValueError, match="batch_size.*Received: batch_size=0"):
+        _gan().fit(_data(64), batch_size=0, verbose=0)
 
 
 def test_the_notes_schedule_trains_d_alone_then_g_alone_then_both():

@@ -241,7 +241,9 @@ class GAN(keras.Model):
         keras_arguments = ("sample_weight", "class_weight", "validation_split")
         if (real_batches is not None and isinstance(x, np.ndarray) and y is None
                 and not any(kwargs.get(name) for name in keras_arguments)):
-            x = real_batches(x, batch_size or 32, shuffle)  # 32: Keras's default batch size
+            batch_size = 32 if batch_size is None else _validation.positive_int(
+                "batch_size", batch_size)  # 32: Keras's default
+            x = real_batches(x, batch_size, shuffle)
             batch_size, shuffle = None, False  # the dataset batches and shuffles
         return super().fit(x, y, batch_size, *args, shuffle=shuffle, **kwargs)
 
