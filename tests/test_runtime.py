@@ -131,3 +131,62 @@ def test_steps_per_execution_is_one_on_pytorch_only():
     assert runtime.steps_per_execution(20) == expected
     with pytest.raises(ValueError, match="steps=0"):
         runtime.steps_per_execution(0)
+
+
+def _array_pipeline_autotuned():
+    """Whether the tf.data pipeline Keras builds from arrays has the autotuner on."""
+    from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+
+    adapter = ArrayDataAdapter(np.zeros((8, 2), "float32"), np.zeros(8, "float32"), batch_size=4)
+    return adapter.get_tf_dataset().options().autotune.enabled is not False  # unset means on
+
+
+tensorflow_only = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
+                                     reason="only TensorFlow reads arrays through tf.data")
+
+
+@tensorflow_only
+def test_setup_turns_the_tf_data_autotuner_off_and_it_can_be_restored():
+    try:
+        runtime.setup(seed=0, verbose=False)
+        runtime.setup(seed=0, verbose=False)  # twice: still one wrapper, still off
+        assert _array_pipeline_autotuned() is False
+        assert runtime.tf_data_autotuner(True) is True
+        assert _array_pipeline_autotuned() is True  # Keras's own pipeline is back
+    finally:
+        runtime.tf_data_autotuner(False)
+
+
+@tensorflow_only
+def test_fit_without_the_autotuner_trains_the_same_weights():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 3)).astype("float32"), rng.normal(size=(64, 1)).astype("float32")
+
+    def trained(autotune):
+        runtime.tf_data_autotuner(autotune)
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="relu"),
+                                  keras.layers.Dense(1)])
+        model.compile(keras.optimizers.SGD(0.05), "mse")
+        model.fit(x, y, batch_size=8, epochs=3, shuffle=True, verbose=0)
+        return [w.numpy() for w in model.weights]
+
+    try:
+        with_autotuner, without = trained(True), trained(False)
+    finally:
+        runtime.tf_data_autotuner(False)
+    # Same batches in the same order, the same float32 operations: identical weights.
+    for a, b in zip(with_autotuner, without, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_tf_data_autotuner_changes_nothing_on_other_backends_and_checks_its_argument():
+    with pytest.raises(TypeError, match=r"enabled='no'"):
+        runtime.tf_data_autotuner("no")
+    assert runtime.tf_data_autotuner(False) is (keras.backend.backend() == "tensorflow")
+
+
+def test_tf_data_autotuner_leaves_a_moved_keras_pipeline_alone(monkeypatch):
+    monkeypatch.setattr(runtime, "_array_adapter", lambda: None)
+    assert runtime.tf_data_autotuner(False) is False
+    runtime.setup(seed=0, verbose=False)  # the lessons still start

@@ -9,6 +9,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from lessonlib import runtime
+
 BACKEND = "tensorflow"
 
 
@@ -27,9 +29,7 @@ def real_batches(x, batch_size, shuffle):
     if shuffle:
         # The op's seed derives from the global one: keras.utils.set_random_seed fixes the order.
         dataset = dataset.shuffle(len(x), reshuffle_each_iteration=True)
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    return dataset.batch(batch_size).prefetch(1).with_options(options)
+    return runtime.without_autotuner(dataset.batch(batch_size).prefetch(1))
 
 
 def _apply(optimizer, gradients, variables, active):
