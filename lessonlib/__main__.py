@@ -4,4 +4,5 @@ import sys
 
 from lessonlib.grading.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # grading's worker processes import this module again
+    sys.exit(main())

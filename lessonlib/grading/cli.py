@@ -4,33 +4,81 @@ import argparse
 import concurrent.futures
 import csv
 import dataclasses
+import io
 import json
+import multiprocessing
 import os
 import pathlib
+import stat
 import sys
+import tempfile
 import time
 
-from lessonlib.grading import grader
+import nbformat
+
+from lessonlib.grading import grader, sandbox
 from lessonlib.grading.exercises import NotebookError, find_exercises, read_notebook
 from lessonlib.grading.release import release
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+MAX_NOTEBOOK_MB = 20
+MAX_MESSAGE = 500
+FIELDS = ["student", "submission", "lesson", "exercise", "part", "points", "max_points",
+          "passed", "message", "sandbox"]
 
 
-def _lesson_for(submission, sources):
+def read_submission(path, max_mb=MAX_NOTEBOOK_MB):
+    """Read a submitted notebook safely: a regular file (not a link, FIFO or device) of at
+    most `max_mb` megabytes, opened without following links and without blocking.
+
+    Raises:
+        NotebookError: saying what the file is and why it is refused.
+    """
+    path = pathlib.Path(path)
+    try:
+        info = os.lstat(path)
+    except OSError as error:
+        raise NotebookError(f"{path} cannot be read: {error.strerror}") from None
+    if stat.S_ISLNK(info.st_mode):
+        raise NotebookError(f"{path} is a symbolic link; only regular files are graded")
+    if not stat.S_ISREG(info.st_mode):
+        kind = ("a FIFO" if stat.S_ISFIFO(info.st_mode) else "a folder"
+                if stat.S_ISDIR(info.st_mode) else "a device or socket")
+        raise NotebookError(f"{path} is {kind}; only regular files are graded")
+    limit = max_mb * 2**20
+    if info.st_size > limit:
+        raise NotebookError(f"{path} is {info.st_size / 2**20:.0f} MB, above the limit of "
+                            f"{max_mb} MB for a notebook")
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        raise NotebookError(f"{path} cannot be read: {error.strerror}") from None
+    with os.fdopen(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            raise NotebookError(f"{path} changed while it was read; only regular files are "
+                                "graded")
+        raw = file.read(limit + 1)
+    if len(raw) > limit:
+        raise NotebookError(f"{path} is above the limit of {max_mb} MB for a notebook")
+    try:
+        return nbformat.read(io.StringIO(raw.decode("utf-8")), as_version=4)
+    except Exception as error:  # JSON, encoding and nbformat's own errors
+        raise NotebookError(f"{path} cannot be read as a notebook: {str(error)[:200]}") \
+            from None
+
+
+def _lesson_for(submission, notebook, sources):
     """The instructor notebook a submission answers: by file name, else by its exercises."""
     for path in sources:
         if path.stem in submission.name or path.stem == submission.parent.name:
             return path
-    try:
-        submitted = read_notebook(submission)
-    except NotebookError:
+    if notebook is None:
         return None
-    ids = {cell.metadata.get("nbgrader", {}).get("grade_id") for cell in submitted.cells}
-    best = max(sources, key=lambda path: len(ids & {
-        grade_id for exercise in find_exercises(read_notebook(path))
-        for grade_id in exercise.solution_ids}), default=None)
-    return best
+    ids = {cell.metadata.get("nbgrader", {}).get("grade_id") for cell in notebook.cells}
+    scores = {path: len(ids & {grade_id for exercise in find_exercises(read_notebook(path))
+                               for grade_id in exercise.solution_ids}) for path in sources}
+    best = max(scores, key=scores.get, default=None)
+    return best if best is not None and scores[best] > 0 else None
 
 
 def _student(submission, lesson):
@@ -43,26 +91,28 @@ def _student(submission, lesson):
     return name or submission.stem
 
 
-def _grade_one(task):
-    submission, lesson, cell_timeout, notebook_timeout = task
-    student = _student(submission, lesson)
-    if lesson is None:
-        return [{"student": student, "submission": str(submission), "exercise": "(all)",
-                 "part": "-", "points": 0.0, "max_points": 0.0, "passed": False,
-                 "message": "Cannot tell which lesson this answers; pass --lesson."}]
-    results = grader.grade_notebook(read_notebook(lesson), submission, cell_timeout,
-                                    notebook_timeout)
-    return [{"student": student, "submission": str(submission), "lesson": lesson.stem,
-             **dataclasses.asdict(result)} for result in results]
+def csv_safe(value):
+    """A cell a spreadsheet shows as text: a leading =, +, -, @, tab or carriage return (a
+    formula) gets a leading apostrophe; control characters become spaces."""
+    text = "".join(" " if ord(char) < 32 and char not in "\n" else char for char in str(value))
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+def _row(student, submission, lesson, result, mode):
+    row = {"student": student, "submission": str(submission), "lesson": lesson,
+           **dataclasses.asdict(result), "sandbox": mode}
+    row["message"] = str(row["message"])[:MAX_MESSAGE]
+    return row
 
 
 def _table(rows):
     lines = [f"{'student':<16}{'exercise':<24}{'part':<9}{'points':>8}  {'':4}message"]
     for row in rows:
         mark = "ok" if row["passed"] else "FAIL"
+        message = row["message"].replace("\n", " ")
         lines.append(f"{row['student'][:15]:<16}{row['exercise'][:23]:<24}{row['part']:<9}"
                      f"{row['points']:>4.1f}/{row['max_points']:<3.1f}  {mark:4} "
-                     f"{row['message'][:90]}")
+                     f"{message[:90]}")
     return "\n".join(lines)
 
 
@@ -74,9 +124,49 @@ def _totals(rows):
     return totals
 
 
+def _student_task(task):
+    """In a worker process: run one submission's sandbox; return what it answered."""
+    plan, notebook, calls_folder, options, overlay = task
+
+    class Calls:  # what `student_notebook` needs of the judge, without its kernel
+        def calls_path(self, part):
+            return calls_folder / f"{part.index}.json"
+
+    calls = Calls()
+    calls.calls_folder = calls_folder
+    return grader.run_student(plan, notebook, calls, options, overlay)
+
+
+def _write_atomically(path, text):
+    path = pathlib.Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
+            file.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _sandbox_mode(no_sandbox):
+    if no_sandbox:
+        print("warning: grading WITHOUT a sandbox (--no-sandbox): the students' code runs "
+              "with your user's files and environment; the results record it.",
+              file=sys.stderr)
+        return False, "none (--no-sandbox)"
+    ok, why = sandbox.available()
+    if not ok:
+        raise ValueError(f"No sandbox is available: {why}. Install Bubblewrap, or pass "
+                         "--no-sandbox to grade without one (trusted submissions only).")
+    return True, "bubblewrap"
+
+
 def grade(submissions, out, source, lesson=None, jobs=None, cell_timeout=grader.CELL_TIMEOUT,
-          notebook_timeout=grader.NOTEBOOK_TIMEOUT):
-    """Grade submissions in parallel; write `out` (CSV) and the same rows as JSON beside it.
+          notebook_timeout=grader.NOTEBOOK_TIMEOUT, no_sandbox=False, limits=None,
+          max_notebook_mb=MAX_NOTEBOOK_MB):
+    """Grade submissions, each in a sandbox; write `out` (CSV) and the same rows as JSON
+    beside it, once every sandbox is gone.
 
     Returns:
         list of result rows (dicts), one per graded part of each exercise of each submission.
@@ -91,41 +181,119 @@ def grade(submissions, out, source, lesson=None, jobs=None, cell_timeout=grader.
         sources = matches
     out = pathlib.Path(out)
     paths = [pathlib.Path(path) for path in submissions]
-    if any(path.resolve() == out.resolve() for path in paths):
+    if any(os.path.abspath(path) == os.path.abspath(out) for path in paths):
         raise ValueError(f"`--out` must not be one of the submissions. Received: --out={out}")
-    tasks = [(path, sources[0] if lesson else _lesson_for(path, sources), cell_timeout,
-              notebook_timeout) for path in paths]
-    jobs = jobs or os.cpu_count() or 1
+    use_sandbox, mode = _sandbox_mode(no_sandbox)
+    hidden = tuple(str(pathlib.Path(path).resolve().parent) for path in paths) + (
+        str(out.resolve().parent), str(source.resolve()))
+    options = grader.Options(use_sandbox, cell_timeout, notebook_timeout,
+                             limits or sandbox.Limits(), hidden)
+
     start = time.perf_counter()
+    entries = []  # (path, student, lesson path or None, notebook or problem)
+    for path in paths:
+        notebook, problem = None, None
+        try:
+            if any(os.path.abspath(path) == os.path.abspath(item) or
+                   (path.exists() and os.path.samefile(path, item)) for item in sources):
+                raise NotebookError(f"{path} is an instructor notebook, not a submission")
+            notebook = read_submission(path, max_notebook_mb)
+        except NotebookError as error:
+            problem = str(error)
+        match = sources[0] if lesson else _lesson_for(path, notebook, sources)
+        entries.append([path, _student(path, match), match, notebook, problem])
+    owners = {}
+    for entry in entries:
+        owners.setdefault(entry[1], []).append(entry)
+    for student, owned in owners.items():
+        if len(owned) > 1:
+            print(f"warning: {len(owned)} submissions map to student {student!r} "
+                  f"({', '.join(str(entry[0]) for entry in owned)}); each is listed under "
+                  "its file name", file=sys.stderr)
+            for entry in owned:
+                entry[1] = f"{student} [{entry[0]}]"
+
     rows = []
-    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
-        for result in pool.map(_grade_one, tasks):
-            rows.extend(result)
+    jobs = max(1, jobs or os.cpu_count() or 1)
+    for match in sorted({entry[2] for entry in entries if entry[2] is not None}):
+        rows += _grade_lesson(match, [entry for entry in entries if entry[2] == match],
+                              options, jobs, mode)
+    for path, student, match, _, problem in entries:
+        if match is None:
+            rows.append({"student": student, "submission": str(path), "lesson": "",
+                         "exercise": "(all)", "part": "-", "points": 0.0, "max_points": 0.0,
+                         "passed": False, "sandbox": mode, "message": problem or
+                         "Cannot tell which lesson this answers; pass --lesson."})
+    rows.sort(key=lambda row: [str(entry[0]) for entry in entries].index(row["submission"]))
     seconds = time.perf_counter() - start
+
     out.parent.mkdir(parents=True, exist_ok=True)
-    fields = ["student", "submission", "lesson", "exercise", "part", "points", "max_points",
-              "passed", "message"]
-    with open(out, "w", newline="", encoding="utf-8") as file:
-        writer = csv.DictWriter(file, fieldnames=fields, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    out.with_suffix(".json").write_text(json.dumps(rows, indent=1), encoding="utf-8")
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows({key: csv_safe(value) if isinstance(value, str) else value
+                      for key, value in row.items()} for row in rows)
+    _write_atomically(out, text.getvalue())
+    _write_atomically(out.with_suffix(".json"), json.dumps(rows, indent=1))
     print(_table(rows))
     print()
     for student, (points, maximum) in _totals(rows).items():
         print(f"{student:<16}{points:>6.1f} / {maximum:.1f}")
     rate = len(paths) / seconds * 60 if seconds else float("inf")
     print(f"\ngraded {len(paths)} submissions in {seconds:.1f} s ({rate:.1f} per minute, "
-          f"{jobs} in parallel); wrote {out} and {out.with_suffix('.json')}")
+          f"{jobs} in parallel, sandbox: {mode}); wrote {out} and {out.with_suffix('.json')}")
     return rows
 
 
-def check(notebook, cell_timeout=grader.CELL_TIMEOUT, notebook_timeout=grader.NOTEBOOK_TIMEOUT):
-    """Run a student's notebook and its visible checks; print which exercises would pass."""
-    results = grader.grade_notebook(read_notebook(notebook), notebook, cell_timeout,
-                                    notebook_timeout)
-    rows = [{"student": pathlib.Path(notebook).stem, **dataclasses.asdict(result)}
-            for result in results]
+def _grade_lesson(lesson, entries, options, jobs, mode):
+    """Grade the submissions of one lesson: one judge, then each submission's sandbox."""
+    source = read_notebook(lesson)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="lessonlib-grading-") as folder, \
+            grader.judging(source, options, folder) as (plan, judge, overlay):
+        tasks, readable = {}, [entry for entry in entries if entry[4] is None]
+        for path, student, _, _, problem in entries:
+            if problem is not None:
+                rows += [_row(student, path, lesson.stem, result, mode)
+                         for result in grader.unreadable(plan, problem)]
+        context = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs,
+                                                    mp_context=context) as pool:
+            for entry in readable:
+                tasks[pool.submit(_student_task, (plan, entry[3], judge.calls_folder,
+                                                  options, overlay))] = entry
+            for future in concurrent.futures.as_completed(tasks):
+                path, student = tasks[future][:2]
+                try:
+                    run = future.result()
+                    results = grader.results(plan, run, judge.judge(run.answers))
+                except Exception as error:  # a worker that failed: this submission only
+                    results = grader.unreadable(plan, f"Grading failed: {str(error)[:300]}")
+                rows += [_row(student, path, lesson.stem, result, mode) for result in results]
+    return rows
+
+
+def check(notebook, cell_timeout=grader.CELL_TIMEOUT, notebook_timeout=grader.NOTEBOOK_TIMEOUT,
+          source=None):
+    """Run a student's notebook against the lesson's visible checks; print which pass.
+
+    The lesson is found among the instructor notebooks in `source` (the course's by default),
+    by file name or by exercises. The student's code runs in a sandbox where one is
+    available, and as an ordinary process otherwise (it is the student's own machine).
+    """
+    notebook = pathlib.Path(notebook)
+    source = pathlib.Path(source or ROOT / "notebooks")
+    sources = sorted(source.glob("*.ipynb")) if source.is_dir() else [source]
+    submitted = read_submission(notebook)
+    lesson = _lesson_for(notebook, submitted, sources)
+    if lesson is None:
+        raise ValueError(f"Cannot tell which lesson {notebook} answers: none of the "
+                         f"notebooks in {source} has its exercises. Pass --source.")
+    use_sandbox = sandbox.available()[0]
+    options = grader.Options(use_sandbox, cell_timeout, notebook_timeout,
+                             hidden=(str(notebook.resolve().parent),), visible_only=True)
+    results = grader.grade_notebook(read_notebook(lesson), submitted, options)
+    rows = [{"student": notebook.stem, **dataclasses.asdict(result)} for result in results]
     print(_table(rows))
     passed = sum(result.passed for result in results)
     print(f"\n{passed} of {len(results)} checks pass.")
@@ -140,13 +308,25 @@ def main(argv=None):
     release_parser.add_argument("--out", required=True, help="folder for the student versions")
     check_parser = commands.add_parser("check", help="which exercises of a notebook pass")
     check_parser.add_argument("notebook")
-    grade_parser = commands.add_parser("grade", help="grade submissions")
+    check_parser.add_argument("--source", help="the instructor notebooks (default: the "
+                              "course's)")
+    grade_parser = commands.add_parser("grade", help="grade submissions, each in a sandbox")
     grade_parser.add_argument("submissions", nargs="+")
     grade_parser.add_argument("--out", required=True, help="CSV file; JSON goes beside it")
     grade_parser.add_argument("--source", default=str(ROOT / "notebooks"),
                               help="the instructor notebooks (default: the course's)")
     grade_parser.add_argument("--lesson", help="the lesson all submissions answer")
-    grade_parser.add_argument("--jobs", type=int, help="parallel gradings (default: cores)")
+    grade_parser.add_argument("--jobs", type=int, help="parallel sandboxes (default: cores)")
+    grade_parser.add_argument("--no-sandbox", action="store_true",
+                              help="run the students' code without a sandbox (trusted "
+                                   "submissions only; recorded in the results)")
+    defaults = sandbox.Limits()
+    for field in dataclasses.fields(sandbox.Limits):
+        default = getattr(defaults, field.name)
+        grade_parser.add_argument(f"--{field.name.replace('_', '-')}", type=int,
+                                  default=default, help=f"each sandbox's limit ({default})")
+    grade_parser.add_argument("--max-notebook-mb", type=int, default=MAX_NOTEBOOK_MB,
+                              help="larger submissions are refused unread")
     for sub in (check_parser, grade_parser):
         sub.add_argument("--cell-timeout", type=int, default=grader.CELL_TIMEOUT)
         sub.add_argument("--notebook-timeout", type=int, default=grader.NOTEBOOK_TIMEOUT)
@@ -156,11 +336,15 @@ def main(argv=None):
             for path in release(arguments.source, arguments.out):
                 print(f"wrote {path}")
         elif arguments.command == "check":
-            check(arguments.notebook, arguments.cell_timeout, arguments.notebook_timeout)
+            check(arguments.notebook, arguments.cell_timeout, arguments.notebook_timeout,
+                  arguments.source)
         else:
+            limits = sandbox.Limits(**{field.name: getattr(arguments, field.name)
+                                       for field in dataclasses.fields(sandbox.Limits)})
             grade(arguments.submissions, arguments.out, arguments.source, arguments.lesson,
-                  arguments.jobs, arguments.cell_timeout, arguments.notebook_timeout)
-    except (ValueError, NotebookError) as error:
+                  arguments.jobs, arguments.cell_timeout, arguments.notebook_timeout,
+                  arguments.no_sandbox, limits, arguments.max_notebook_mb)
+    except (ValueError, NotebookError, grader.GradingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

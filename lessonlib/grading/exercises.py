@@ -3,9 +3,14 @@
 An exercise is one or more solution cells (`nbgrader.solution`) followed by a graded check cell
 (`nbgrader.grade` with `points`). The check cell may hold hidden tests between
 `### BEGIN HIDDEN TESTS` and `### END HIDDEN TESTS`; they are removed from the student version
-and run only when grading.
+and run only when grading. The check cell's metadata may name, under `lessonlib.references`,
+the library's own answers to the exercise (e.g. `lessonlib.gan_theory.optimal_discriminator`,
+by the module that defines it): they are withheld from the student's sandbox while grading.
+Code cells tagged `given` hold helpers the solutions may use; the grader runs them, with the
+Setup cell (the first code cell), before the solutions.
 """
 
+import ast
 import dataclasses
 import json
 
@@ -28,6 +33,7 @@ class Exercise:
     check_id: str
     points: float
     has_hidden_tests: bool
+    references: tuple = ()
 
 
 def nbgrader_metadata(cell):
@@ -82,6 +88,32 @@ def find_exercises(notebook):
                 check_id=meta["grade_id"],
                 points=float(meta["points"]),
                 has_hidden_tests=BEGIN_HIDDEN in cell.source,
+                references=tuple(cell.metadata.get("lessonlib", {}).get("references", ())),
             ))
             pending = []
     return exercises
+
+
+GIVEN_TAG = "given"
+
+
+def is_given(cell):
+    """Whether a code cell holds helpers the solutions may use (tagged `given`)."""
+    return cell.cell_type == "code" and GIVEN_TAG in cell.get("metadata", {}).get("tags", [])
+
+
+def defined_names(source):
+    """The names a cell's code defines at its top level (functions, classes, assignments)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    names = []
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                names.extend(name.id for name in ast.walk(target) if isinstance(name, ast.Name))
+    return list(dict.fromkeys(names))

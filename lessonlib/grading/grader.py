@@ -1,69 +1,57 @@
-"""Grade a submitted notebook against the instructor's version, whatever the submission does.
+"""Grade submitted notebooks: the student's code runs in a sandbox, and a judge that never ran
+it decides the points from the values it returned.
 
-The grading notebook is built from the instructor's notebook: every cell is the instructor's,
-except the solution cells, which come from the submission (matched by nbgrader's `grade_id`).
-So a student cannot change a check, a hidden test or the lesson's other code. Each check runs
-in two parts (visible, then hidden tests) worth half the points each, and each part runs on a
-fresh import of `lessonlib`, so a submission that patched `lessonlib.checks` or rebound `checks`
-grades with the real ones.
+For a lesson, one judge kernel runs the instructor's notebook once, in its own sandbox. At each
+check (its visible tests, then its hidden tests, each worth half the points) it records the
+calls the check makes to the exercise's functions: their arguments, as data
+(`lessonlib.grading.kernel`). Each submission then runs in a sandbox of its own
+(`lessonlib.grading.sandbox`): the lesson's Setup cell, its `given` helpers and the student's
+solution cells, and at each check's place, the student's functions called with the recorded
+arguments. What they return goes back as data (never pickle, size-capped). The judge replays
+each check's own code from the state it had, with the student's answers in place of the
+functions: the lesson's assertions, tolerances and messages decide. No check, hidden test or
+expected value ever enters the student's sandbox; nothing the student's code does there
+(patching NumPy, IPython, builtins or the import machinery, threads, signal handlers, tracing)
+reaches the judge except through the values it returns. The library's own answers to the
+lesson's exercises are withheld from the student's copy of `lessonlib`.
 
-The notebook runs in a fresh Jupyter kernel, in fast mode, in a temporary working directory.
 A cell that runs past the cell time limit, or kills the kernel (`os._exit`, a segfault, the
-out-of-memory killer), is recorded, and the notebook runs again from the top in a new kernel
-with that cell replaced by an error, so one broken exercise costs only its own points. The
-submission file is only ever read.
+sandbox's memory limit), is recorded, and the student's notebook runs again from the top in a
+new sandbox without it, so one broken exercise costs only its own points.
 """
 
+import ast
+import contextlib
 import copy
 import dataclasses
-import os
+import json
+import pathlib
+import shutil
 import subprocess
 import tempfile
 import time
 
 import nbformat
 
+from lessonlib.grading import kernel, sandbox
 from lessonlib.grading.exercises import (
-    NotebookError,
+    defined_names,
     find_exercises,
+    is_given,
     nbgrader_metadata,
-    read_notebook,
     split_hidden_tests,
 )
+from lessonlib.grading.sandbox import Limits
 
 CELL_TIMEOUT = 300
 NOTEBOOK_TIMEOUT = 1200
-
-# Runs a check part on fresh copies of the lessonlib modules: defined and called in the same
-# cell, so nothing the submission ran earlier can have replaced it.
-_CHECK_TEMPLATE = '''\
-def __lessonlib_run_check(namespace, code, imports):
-    import importlib
-    import sys
-    import types
-
-    old = {name: module for name, module in sys.modules.items()
-           if name == "lessonlib" or name.startswith("lessonlib.")}
-    for name in old:
-        del sys.modules[name]
-    scope = dict(namespace)
-    try:
-        fresh = {name: importlib.import_module(name) for name in sorted(old)}
-        exec(compile(imports, "<setup imports>", "exec"), scope)  # np, checks, ... afresh
-    finally:
-        sys.modules.update(old)  # the submission's objects keep their own modules
-    for key, value in namespace.items():
-        if (isinstance(value, types.ModuleType) and value.__name__ in fresh
-                and scope.get(key) is value):
-            scope[key] = fresh[value.__name__]
-    exec(compile(code, "<check>", "exec"), scope)
-    for key, value in scope.items():
-        if not isinstance(value, types.ModuleType) and not key.startswith("__"):
-            namespace[key] = value
+JUDGE_TIMEOUT = 1800
+ANSWER_BYTES = 16 * 2**20
+LESSONLIB = pathlib.Path(__file__).resolve().parents[1]
 
 
-__lessonlib_run_check(globals(), __CODE__, __IMPORTS__)
-'''
+class GradingError(RuntimeError):
+    """The lesson itself cannot be graded (its own checks fail, or a check cannot be judged)."""
 
 
 @dataclasses.dataclass
@@ -78,65 +66,75 @@ class PartResult:
     message: str
 
 
-def _setup_imports(source):
-    """The import statements of the lesson's Setup cell (its first code cell)."""
-    for cell in source.cells:
-        if cell.cell_type == "code":
-            return "\n".join(line for line in cell.source.splitlines()
-                             if line.startswith(("import ", "from ")))
-    return ""
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """How grading runs: in sandboxes or not, time limits, and each sandbox's limits."""
+
+    sandbox: bool = True
+    cell_timeout: int = CELL_TIMEOUT
+    notebook_timeout: int = NOTEBOOK_TIMEOUT
+    limits: Limits = Limits()
+    hidden: tuple = ()        # paths no kernel may see (submissions, outputs, instructor files)
+    visible_only: bool = False  # `check`: a student's own run, without the hidden tests
 
 
-def _stub(message):
-    return f"raise RuntimeError({message!r})"
+@dataclasses.dataclass(frozen=True)
+class Part:
+    index: int
+    exercise: str
+    kind: str      # "visible" or "hidden"
+    points: float
+    code: str
+    names: tuple   # what the solutions define up to this check
+    cell: int      # the check cell's index in the source
 
 
-def build_grading_notebook(source, submission):
-    """Return `(notebook, parts, solutions)`: the notebook to run; `(cell index, exercise,
-    part, points)` for each graded cell in it; and `{cell index: exercise}` for the solution
-    cells. `submission` may be None (nothing readable was submitted)."""
-    submitted = {}
-    if submission is not None:
-        for cell in submission.cells:
+@dataclasses.dataclass
+class Plan:
+    """What grading needs from the instructor's notebook."""
+
+    source: object
+    parts: list
+    solutions: dict    # grade_id -> exercise name
+    references: tuple
+
+    @classmethod
+    def of(cls, source, visible_only=False):
+        exercises = {exercise.check_id: exercise for exercise in find_exercises(source)}
+        solutions = {grade_id: exercise.name for exercise in exercises.values()
+                     for grade_id in exercise.solution_ids}
+        parts, names = [], []
+        for position, cell in enumerate(source.cells):
             meta = nbgrader_metadata(cell)
-            if cell.cell_type == "code" and meta.get("solution") and meta.get("grade_id"):
-                submitted[meta["grade_id"]] = cell.source
-    exercises = {exercise.check_id: exercise for exercise in find_exercises(source)}
-    owner = {grade_id: exercise.name for exercise in exercises.values()
-             for grade_id in exercise.solution_ids}
-    cells, parts, solutions = [], [], {}
-    imports = _setup_imports(source)
-    for cell in source.cells:
-        meta = nbgrader_metadata(cell)
-        cell = copy.deepcopy(cell)
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-        if cell.cell_type == "code" and meta.get("solution") and not meta.get("grade"):
-            grade_id = meta["grade_id"]
-            solutions[len(cells)] = owner.get(grade_id, grade_id)
-            if grade_id in submitted:
-                cell.source = submitted[grade_id]
-            else:
-                cell.source = _stub(f"The cell for exercise {grade_id!r} is missing from the "
-                                    "submission (deleted, or its nbgrader metadata changed).")
-        if cell.cell_type == "code" and meta.get("grade_id") in exercises:
-            exercise = exercises[meta["grade_id"]]
+            if cell.cell_type != "code":
+                continue
+            if meta.get("grade_id") in solutions and not meta.get("grade"):
+                names += [name for name in defined_names(cell.source) if name not in names]
+            exercise = exercises.get(meta.get("grade_id"))
+            if exercise is None:
+                continue
             visible, hidden = split_hidden_tests(cell.source)
-            halves = [("visible", visible)] + ([("hidden", hidden)] if exercise.has_hidden_tests
-                                               else [])
-            for part, code in halves:
-                source_code = _CHECK_TEMPLATE.replace("__CODE__", repr(code)).replace(
-                    "__IMPORTS__", repr(imports))
-                part_cell = nbformat.v4.new_code_cell(source_code)
-                parts.append((len(cells), exercise.name, part, exercise.points / len(halves)))
-                cells.append(part_cell)
-            continue
-        cells.append(cell)
-    notebook = nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(source.metadata))
-    return notebook, parts, solutions
+            halves = [("visible", visible)]
+            if exercise.has_hidden_tests:
+                halves.append(("hidden", hidden))
+            for kind, code in halves:
+                if visible_only and kind == "hidden":
+                    continue
+                parts.append(Part(len(parts), exercise.name, kind,
+                                  exercise.points / len(halves), code, tuple(names), position))
+        references = tuple(sorted({reference for exercise in exercises.values()
+                                   for reference in exercise.references}))
+        return cls(source, parts, solutions, references)
+
+    def check_cells(self):
+        """{index of a check cell in the source: its parts}."""
+        cells = {}
+        for part in self.parts:
+            cells.setdefault(part.cell, []).append(part)
+        return cells
 
 
-def _error_message(cell):
+def _cell_error(cell):
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
             value = str(output.get("evalue", "")).strip()
@@ -144,102 +142,398 @@ def _error_message(cell):
     return None
 
 
-def _last_line(cell):
-    text = "".join(output.get("text", "") for output in cell.get("outputs", [])
-                   if output.get("output_type") == "stream" and output.get("name") == "stdout")
-    lines = [line for line in text.splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "passed"
+def _payloads(cell, mime=kernel.MIME):
+    texts = []
+    for output in cell.get("outputs", []):
+        data = output.get("data", {}) if output.get("output_type") == "display_data" else {}
+        if isinstance(data.get(mime), str):
+            texts.append(data[mime])
+    return texts
 
 
-def _run(notebook, skipped, cell_timeout, deadline, workdir):
-    """Execute the notebook once; return `(executed notebook, failed cell index or None,
-    reason)`. Cells in `skipped` are replaced by the recorded error."""
+def _client_class():
     from nbclient import NotebookClient
+
+    class CappedClient(NotebookClient):
+        """A notebook client that keeps at most `output_bytes` of a run's outputs (the grading
+        payloads apart, which have their own limit): the rest is dropped, not held."""
+
+        output_bytes = 2**20
+        kept = 0
+
+        def output(self, outs, msg, display_id, cell_index):
+            content = msg.get("content", {})
+            data = content.get("data", {}) if isinstance(content, dict) else {}
+            if isinstance(data, dict) and kernel.MIME in data:
+                size = len(str(data[kernel.MIME]))
+                if size > ANSWER_BYTES or len(data) > 2:
+                    return None
+                return super().output(outs, msg, display_id, cell_index)
+            size = len(json.dumps(content, default=str))
+            self.kept += size
+            if self.kept > self.output_bytes:
+                if self.kept - size <= self.output_bytes:
+                    note = nbformat.v4.new_output("stream", name="stderr", text=(
+                        f"[output past {self.output_bytes // 1024} KiB dropped by the grader]"))
+                    outs.append(note)
+                return None
+            return super().output(outs, msg, display_id, cell_index)
+
+    return CappedClient
+
+
+def _kernel_manager(options, folder, readable=(), overlay=None):
+    """A kernel manager for a sandbox whose sockets, working folder and home live in `folder`
+    (a new, empty host folder the grader owns)."""
+    ipc = folder / "ipc"
+    ipc.mkdir()
+    manager = sandbox.SandboxedKernelManager(
+        kernel_name="python3", transport="ipc", ip=str(ipc / "kernel"),
+        connection_file=str(ipc / "kernel.json"))
+    manager.sandbox, manager.limits = options.sandbox, options.limits
+    hidden = tuple(options.hidden) + (str(LESSONLIB.parent),)
+    if options.sandbox:
+        overlays = [(overlay or LESSONLIB, LESSONLIB)]
+        manager.sandbox_options = {"writable": [ipc], "readable": list(readable),
+                                   "overlays": overlays, "hidden": hidden}
+        manager.kernel_env = sandbox.kernel_environment()
+    else:
+        home = folder / "home"
+        home.mkdir()
+        extra = {"PYTHONPATH": str((overlay or LESSONLIB).parent)}
+        manager.kernel_env = sandbox.kernel_environment(str(home), str(folder), extra)
+    return manager
+
+
+class Judge:
+    """The instructor's notebook, run once in a kernel of its own: it records what each check
+    asks of the exercise's functions, then judges each student's answers."""
+
+    def __init__(self, plan, folder, options):
+        self.plan, self.folder, self.options = plan, pathlib.Path(folder), options
+        self.calls_folder = self.folder / "calls"
+        self.answers_folder = self.folder / "answers"
+        self.calls_folder.mkdir()
+        self.answers_folder.mkdir()
+        self._stack = contextlib.ExitStack()
+        self._client = None
+        self._count = 0
+
+    def _execute(self, source, timeout):
+        cell = nbformat.v4.new_code_cell(source)
+        self._client.nb.cells.append(cell)
+        self._client.timeout = timeout
+        self._client.execute_cell(cell, len(self._client.nb.cells) - 1)
+        return cell
+
+    def _payload(self, cell, what):
+        payloads = _payloads(cell)
+        if not payloads:
+            raise GradingError(f"The judge could not {what}: "
+                               f"{_cell_error(cell) or 'it gave no result'}")
+        return json.loads(payloads[-1])
+
+    def start(self):
+        from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+        folder = self.folder / "kernel"
+        folder.mkdir()
+        manager = _kernel_manager(self.options, folder, readable=[self.answers_folder])
+        notebook = nbformat.v4.new_notebook(metadata=copy.deepcopy(self.plan.source.metadata))
+        self._client = _client_class()(notebook, km=manager, timeout=JUDGE_TIMEOUT,
+                                       allow_errors=True)
+        self._client.output_bytes = 64 * 2**20
+        self._stack.enter_context(self._client.setup_kernel(
+            cwd=str(folder), stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL))
+        checks = self.plan.check_cells()
+        try:
+            for index, cell in enumerate(self.plan.source.cells):
+                if cell.cell_type != "code":
+                    continue
+                if index not in checks:
+                    ran = self._execute(cell.source, JUDGE_TIMEOUT)
+                    if _cell_error(ran):
+                        raise GradingError(f"The instructor's notebook fails at cell {index}: "
+                                           f"{_cell_error(ran)}")
+                    continue
+                for part in checks[index]:
+                    self._record(part)
+            problems = self._payload(self._execute(
+                "import lessonlib.grading.kernel as __judge\n__judge.self_test()",
+                JUDGE_TIMEOUT), "test itself")["self_test"]
+        except (CellTimeoutError, DeadKernelError) as error:
+            raise GradingError(f"The instructor's notebook did not run: {error}") from None
+        if problems:
+            raise GradingError(f"The judge gives the instructor's own answers another verdict "
+                               f"on replay: {problems}")
+        return self
+
+    def _record(self, part):
+        source = (f"import lessonlib.grading.kernel as __judge\n"
+                  f"__judge.record(globals(), {part.index}, {part.code!r}, {list(part.names)!r})")
+        payload = self._payload(self._execute(source, JUDGE_TIMEOUT),
+                                f"record the check of {part.exercise!r} ({part.kind})")
+        if not payload["passed"]:
+            raise GradingError(f"The instructor's solution fails its own check of "
+                               f"{part.exercise!r} ({part.kind}): {payload['message']}")
+        path = self.calls_folder / f"{part.index}.json"
+        path.write_text(json.dumps(payload["calls"]), encoding="utf-8")
+
+    def calls_path(self, part):
+        return self.calls_folder / f"{part.index}.json"
+
+    def judge(self, answers):
+        """{part index: (passed, message)} for the parts with an answer in `answers`."""
+        verdicts = {}
+        for part in self.plan.parts:
+            text = answers.get(part.index)
+            if text is None:
+                continue
+            self._count += 1
+            path = self.answers_folder / f"{self._count}.json"
+            path.write_text(text, encoding="utf-8")
+            try:
+                cell = self._execute(f"import lessonlib.grading.kernel as __judge\n"
+                                     f"__judge.replay({part.index}, {str(path)!r})", 300)
+                payload = self._payload(cell, f"judge {part.exercise!r}")
+                verdicts[part.index] = (bool(payload["passed"]), str(payload["message"]))
+            finally:
+                path.unlink()
+        return verdicts
+
+    def close(self):
+        self._stack.close()
+
+
+def withheld_copy(references, folder):
+    """Copy `lessonlib` into `folder`, each of `references` (dotted paths to top-level
+    functions or classes) replaced by a stub that raises `ReferenceWithheld`.
+
+    Returns:
+        the copy's package folder.
+    """
+    target = pathlib.Path(folder) / "lessonlib"
+    shutil.copytree(LESSONLIB, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for reference in references:
+        module, _, name = reference.rpartition(".")
+        parts = module.split(".")
+        if parts[0] != "lessonlib":
+            raise GradingError(f"A reference must be in lessonlib. Received: {reference!r}")
+        path = target.joinpath(*parts[1:]).with_suffix(".py")
+        if not path.exists():
+            path = target.joinpath(*parts[1:], "__init__.py")
+        if not path.exists():
+            raise GradingError(f"No module {module} for the reference {reference!r}")
+        lines = path.read_text(encoding="utf-8").splitlines()
+        nodes = [node for node in ast.parse("\n".join(lines)).body
+                 if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name]
+        if not nodes:
+            raise GradingError(f"{module} defines no function or class {name!r} "
+                               f"(reference {reference!r})")
+        node = nodes[0]
+        start = min([node.lineno] + [item.lineno for item in node.decorator_list]) - 1
+        message = (f"{reference} is the library's own answer to this exercise, so it is "
+                   "withheld while grading: a solution that calls it scores 0 for the "
+                   "exercise. Write it yourself.")
+        stub = [f"def {name}(*args, **kwargs):",
+                "    from lessonlib.grading.kernel import ReferenceWithheld",
+                f"    raise ReferenceWithheld({message!r})"]
+        if isinstance(node, ast.ClassDef):
+            stub = [f"class {name}:", "    def __init__(self, *args, **kwargs):",
+                    "        from lessonlib.grading.kernel import ReferenceWithheld",
+                    f"        raise ReferenceWithheld({message!r})"]
+        lines[start:node.end_lineno] = stub
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return target
+
+
+def _stub(message):
+    return f"raise RuntimeError({message!r})"
+
+
+def student_notebook(plan, submission, judge):
+    """The notebook run in the student's sandbox: the Setup cell, the given helpers, the
+    student's solution cells, and at each check's place a cell that answers it.
+
+    Returns:
+        `(notebook, answer cells {cell index: part}, solution cells {cell index: exercise})`.
+    """
+    submitted = {}
+    if submission is not None:
+        for cell in submission.cells:
+            meta = nbgrader_metadata(cell)
+            if cell.cell_type == "code" and meta.get("solution") and meta.get("grade_id"):
+                submitted.setdefault(meta["grade_id"], cell.source)
+    checks = plan.check_cells()
+    cells, answers, solutions = [], {}, {}
+    first = True
+    for index, cell in enumerate(plan.source.cells):
+        if cell.cell_type != "code":
+            continue
+        meta = nbgrader_metadata(cell)
+        grade_id = meta.get("grade_id")
+        if first or is_given(cell):
+            cells.append(nbformat.v4.new_code_cell(cell.source))
+        elif grade_id in plan.solutions and not meta.get("grade"):
+            solutions[len(cells)] = plan.solutions[grade_id]
+            source = submitted.get(grade_id)
+            if source is None:
+                source = _stub(f"The cell for exercise {grade_id!r} is missing from the "
+                               "submission (deleted, or its nbgrader metadata changed).")
+            cells.append(nbformat.v4.new_code_cell(source))
+        elif index in checks:
+            for part in checks[index]:
+                answers[len(cells)] = part
+                cells.append(nbformat.v4.new_code_cell(
+                    f"__import__('lessonlib.grading.kernel', fromlist=['answer']).answer("
+                    f"globals(), {str(judge.calls_path(part))!r})"))
+        first = False
+    notebook = nbformat.v4.new_notebook(cells=cells,
+                                        metadata=copy.deepcopy(plan.source.metadata))
+    return notebook, answers, solutions
+
+
+def _run(notebook, skipped, options, deadline, folder, readable, overlay):
+    """Execute the student's notebook once, in a new sandbox; return `(executed notebook,
+    failed cell index or None, reason)`. Cells in `skipped` are replaced by the recorded
+    error."""
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     notebook = copy.deepcopy(notebook)
     for index, reason in skipped.items():
         notebook.cells[index].source = _stub(reason)
-    client = NotebookClient(notebook, timeout=cell_timeout, kernel_name="python3",
-                            allow_errors=True, resources={"metadata": {"path": workdir}})
-    environment = dict(os.environ, LESSONLIB_FAST="1", TF_CPP_MIN_LOG_LEVEL="2",
-                       MPLBACKEND="Agg", PYTHONDONTWRITEBYTECODE="1")
+    run_folder = pathlib.Path(tempfile.mkdtemp(prefix="run-", dir=folder))
+    manager = _kernel_manager(options, run_folder, readable=readable, overlay=overlay)
+    client = _client_class()(notebook, km=manager, timeout=options.cell_timeout,
+                             allow_errors=True)
+    client.output_bytes = options.limits.output_kb * 1024
     failed, reason = None, None
-    # The kernel's own stderr (TensorFlow's start-up lines, shutdown noise) is not the
-    # student's output: cells report through Jupyter's messages, which are kept.
-    with client.setup_kernel(env=environment, cwd=workdir, stderr=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL):
-        for index, cell in enumerate(notebook.cells):
-            if cell.cell_type != "code":
-                continue
-            if time.monotonic() > deadline:
-                failed, reason = index, "the notebook ran past its time limit before this cell"
-                break
-            try:
-                client.execute_cell(cell, index)
-            except CellTimeoutError:
-                failed = index
-                reason = f"this cell ran for more than {cell_timeout} s and was stopped"
-                break
-            except DeadKernelError:
-                failed = index
-                reason = ("the kernel died while this cell ran (os._exit, a crash, or running "
-                          "out of memory)")
-                break
+    try:
+        with client.setup_kernel(cwd=str(run_folder), stderr=subprocess.DEVNULL,
+                                 stdout=subprocess.DEVNULL):
+            for index, cell in enumerate(notebook.cells):
+                if time.monotonic() > deadline:
+                    failed, reason = index, "the notebook ran past its time limit before " \
+                                            "this cell"
+                    break
+                try:
+                    client.execute_cell(cell, index)
+                except CellTimeoutError:
+                    failed = index
+                    reason = f"this cell ran for more than {options.cell_timeout} s and " \
+                             "was stopped"
+                    break
+                except DeadKernelError:
+                    failed = index
+                    why = manager.watchdog.reason if manager.watchdog else None
+                    reason = (f"the sandbox was stopped because {why}" if why else
+                              "the kernel died while this cell ran (os._exit, a crash, or "
+                              "running out of memory)")
+                    break
+    except RuntimeError as error:  # the kernel died before it started
+        failed = failed if failed is not None else 0
+        reason = reason or f"the kernel could not start: {str(error)[:200]}"
+    finally:
+        if manager.watchdog is not None:
+            manager.watchdog.stop()
+        shutil.rmtree(run_folder, ignore_errors=True)
     return notebook, failed, reason
 
 
-def grade_notebook(source, submission_path, cell_timeout=CELL_TIMEOUT,
-                   notebook_timeout=NOTEBOOK_TIMEOUT):
-    """Grade one submission against the instructor's notebook `source` (a NotebookNode).
+@dataclasses.dataclass
+class StudentRun:
+    """What a student's sandbox gave back: answers per part (JSON text) or why there is none,
+    and what went wrong in each exercise's solution cells."""
+
+    answers: dict
+    reasons: dict
+    solution_errors: dict
+
+
+def run_student(plan, submission, judge, options, overlay):
+    """Run a submission's solutions and answers in a sandbox (again without a cell that
+    stopped it, as often as needed)."""
+    notebook, answer_cells, solution_cells = student_notebook(plan, submission, judge)
+    deadline = time.monotonic() + options.notebook_timeout
+    skipped = {}
+    readable = [judge.calls_folder]
+    with tempfile.TemporaryDirectory(prefix="lessonlib-student-") as folder:
+        while True:
+            executed, failed, reason = _run(notebook, skipped, options, deadline,
+                                            pathlib.Path(folder), readable, overlay)
+            if failed is None:
+                break
+            if time.monotonic() > deadline or failed in skipped:
+                for index in answer_cells:
+                    if index >= failed:
+                        skipped.setdefault(index, f"Not run: {reason}.")
+                break
+            skipped[failed] = f"Not run: {reason}."
+    answers, reasons = {}, {}
+    for index, part in answer_cells.items():
+        cell = executed.cells[index]
+        payloads = _payloads(cell)
+        if index in skipped:
+            reasons[part.index] = skipped[index]
+        elif payloads:
+            answers[part.index] = payloads[-1]
+        else:
+            reasons[part.index] = f"Your answers were not sent back: " \
+                                  f"{_cell_error(cell) or 'the cell printed none'}"
+    solution_errors = {}
+    for index, exercise in solution_cells.items():
+        if index in skipped:
+            problem = f"Your solution cell was stopped: {skipped[index][len('Not run: '):]}"
+        else:
+            error = _cell_error(executed.cells[index])
+            problem = error and f"Your solution cell raised {error}"
+        if problem:
+            solution_errors.setdefault(exercise, problem)
+    return StudentRun(answers, reasons, solution_errors)
+
+
+def results(plan, run, verdicts):
+    """One `PartResult` per part, from the judge's verdicts and what the run says."""
+    out = []
+    for part in plan.parts:
+        passed, message = verdicts.get(part.index, (False, run.reasons.get(
+            part.index, "not graded")))
+        if not passed and part.exercise in run.solution_errors:
+            message = run.solution_errors[part.exercise]
+        out.append(PartResult(part.exercise, part.kind, part.points if passed else 0.0,
+                              part.points, passed, message))
+    return out
+
+
+def unreadable(plan, problem):
+    return [PartResult(part.exercise, part.kind, 0.0, part.points, False, problem)
+            for part in plan.parts]
+
+
+@contextlib.contextmanager
+def judging(source, options, folder):
+    """A started `Judge` for the instructor notebook `source`, and the private copy of
+    `lessonlib` (references withheld) for the students' sandboxes."""
+    folder = pathlib.Path(folder)
+    plan = Plan.of(source, visible_only=options.visible_only)
+    (folder / "judge").mkdir()
+    judge = Judge(plan, folder / "judge", options)
+    try:
+        judge.start()
+        overlay = withheld_copy(plan.references, folder / "student-lessonlib")
+        yield plan, judge, overlay
+    finally:
+        judge.close()
+
+
+def grade_notebook(source, submission, options=Options()):
+    """Grade one submission (a NotebookNode, or None if it could not be read) against the
+    instructor's notebook `source`.
 
     Returns:
         list of `PartResult`, one per graded part of each exercise.
     """
-    try:
-        submission = read_notebook(submission_path)
-        problem = None
-    except NotebookError as error:
-        submission, problem = None, str(error)
-    notebook, parts, solutions = build_grading_notebook(source, submission)
-    if problem is not None:
-        return [PartResult(exercise, part, 0.0, points, False, problem)
-                for _, exercise, part, points in parts]
-
-    deadline = time.monotonic() + notebook_timeout
-    skipped = {}
-    part_cells = {index for index, *_ in parts}
-    with tempfile.TemporaryDirectory(prefix="lessonlib-grading-") as workdir:
-        while True:
-            executed, failed, reason = _run(notebook, skipped, cell_timeout, deadline, workdir)
-            if failed is None:
-                break
-            if time.monotonic() > deadline or failed in skipped:
-                # Out of time: every graded part not reached gets the reason.
-                for index in part_cells:
-                    if index >= failed:
-                        executed.cells[index].outputs = [nbformat.v4.new_output(
-                            "error", ename="NotGraded", evalue=reason, traceback=[])]
-                break
-            skipped[failed] = f"Not run: {reason}."
-    results = []
-    for index, exercise, part, points in parts:
-        cell = executed.cells[index]
-        error = _error_message(cell)
-        if index in skipped:
-            error = skipped[index]
-        results.append(PartResult(exercise, part, 0.0 if error else points, points,
-                                  error is None, error or _last_line(cell)))
-    # What went wrong in a solution cell explains its exercise's failure better than the
-    # NameError its check raised afterwards.
-    for index, exercise in solutions.items():
-        if index in skipped:
-            problem = f"Your solution cell was stopped: {skipped[index][len('Not run: '):]}"
-        else:
-            error = _error_message(executed.cells[index])
-            problem = error and f"Your solution cell raised {error}"
-        if problem:
-            for result in results:
-                if result.exercise == exercise and not result.passed:
-                    result.message = problem
-    return results
+    with tempfile.TemporaryDirectory(prefix="lessonlib-grading-") as folder, \
+            judging(source, options, folder) as (plan, judge, overlay):
+        run = run_student(plan, submission, judge, options, overlay)
+        return results(plan, run, judge.judge(run.answers))
