@@ -1,5 +1,6 @@
 """Grading the course's own lessons: full marks, zero, a planted mistake, nbgrader, nbval."""
 
+import ast
 import os
 import pathlib
 import subprocess
@@ -9,7 +10,7 @@ import keras
 import nbformat
 import pytest
 
-from lessonlib.grading import cli, find_exercises, student_version
+from lessonlib.grading import cli, find_exercises, grader, sandbox, student_version
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -30,8 +31,58 @@ def test_every_lesson_with_exercises_has_well_formed_ones(path):
     assert "### BEGIN SOLUTION" not in text and "### BEGIN HIDDEN TESTS" not in text
 
 
+def _solution_regions(source):
+    lines, regions, start = source.splitlines(), [], None
+    for number, line in enumerate(lines, 1):
+        if line.strip() == "### BEGIN SOLUTION":
+            start = number
+        elif line.strip() == "### END SOLUTION" and start is not None:
+            regions.append((start, number))
+    return regions
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda path: path.name)
+def test_given_helpers_do_not_sit_inside_solution_cells(path):
+    # Grading replays a check with the student's answers for what the solution cells define:
+    # a helper the lesson gives must sit in a `given` cell, or a student could redefine it.
+    for cell in nbformat.read(path, as_version=4).cells:
+        if not cell.metadata.get("nbgrader", {}).get("solution"):
+            continue
+        regions = _solution_regions(cell.source)
+        for node in ast.parse(cell.source).body:
+            assert any(node.lineno <= end and start <= node.end_lineno
+                       for start, end in regions), (
+                f"{path.name}, {cell.metadata['nbgrader']['grade_id']}: line {node.lineno} is "
+                "given code in a solution cell; move it to a cell tagged `given`")
+
+
+def test_every_reference_is_withheld_from_the_students_lessonlib(tmp_path):
+    references = sorted({reference for path in LESSONS
+                         for exercise in find_exercises(nbformat.read(path, as_version=4))
+                         for reference in exercise.references})
+    assert len(references) >= 15, references
+    copy = grader.withheld_copy(references, tmp_path)
+    probe = ("import importlib, sys\n"
+             "from lessonlib.grading.kernel import ReferenceWithheld\n"
+             "for reference in sys.argv[1:]:\n"
+             "    module, _, name = reference.rpartition('.')\n"
+             "    try:\n"
+             "        getattr(importlib.import_module(module), name)()\n"
+             "    except ReferenceWithheld:\n"
+             "        continue\n"
+             "    sys.exit(f'{reference} ran')\n"
+             "import lessonlib.layers, lessonlib.models  # the packages still import\n")
+    # Run from tmp_path: `python -c` puts the working folder first on sys.path.
+    result = subprocess.run([sys.executable, "-c", probe, *references], capture_output=True,
+                            text=True, timeout=300, cwd=tmp_path,
+                            env=dict(_environment(), PYTHONPATH=str(copy.parent)))
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
+    if not sandbox.available()[0]:
+        pytest.skip(f"grading needs a sandbox: {sandbox.available()[1]}")
     folder = tmp_path_factory.mktemp("lessons")
     released = folder / "release"
     cli.release(NOTEBOOKS / "01_deconvolution.ipynb", released)
@@ -42,15 +93,25 @@ def graded(tmp_path_factory):
             cell.source = cell.source.replace("output[switches.ravel()] = pooled.ravel()",
                                               "output[(switches % width) * height + switches "
                                               "// width] = pooled.ravel()")
+    nbformat.write(wrong, folder / "wrong_unpool.ipynb")
+    calls_reference = nbformat.read(NOTEBOOKS / "06_gan_minmax.ipynb", as_version=4)
+    for cell in calls_reference.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "optimal_discriminator":
+            cell.source = "from lessonlib.gan_theory import optimal_discriminator"
+    nbformat.write(calls_reference, folder / "calls_reference.ipynb")
     submissions = {
-        "instructor": NOTEBOOKS / "01_deconvolution.ipynb",
         "student": released / "01_deconvolution.ipynb",
-        "wrong_unpool": folder / "wrong_unpool_01_deconvolution.ipynb",
+        "wrong_unpool": folder / "wrong_unpool.ipynb",
+        "calls_reference": folder / "calls_reference.ipynb",
     }
-    nbformat.write(wrong, submissions["wrong_unpool"])
     copies = []
+    for path in LESSONS:
+        if find_exercises(nbformat.read(path, as_version=4)):
+            submissions[f"instructor{path.name[:2]}"] = path
     for name, path in submissions.items():
-        copy = folder / name / "01_deconvolution.ipynb"
+        lesson = "06_gan_minmax" if name == "calls_reference" else \
+            "01_deconvolution" if not name.startswith("instructor") else path.stem
+        copy = folder / name / f"{lesson}.ipynb"
         copy.parent.mkdir()
         copy.write_bytes(path.read_bytes())
         copies.append(copy)
@@ -62,9 +123,14 @@ def graded(tmp_path_factory):
     return totals, rows
 
 
-def test_the_instructor_version_scores_full_marks(graded):
-    totals, _ = graded
-    assert totals["instructor"] == {"basis_sum": 2.0, "unpool": 2.0}
+def test_every_instructor_version_scores_full_marks(graded):
+    totals, rows = graded
+    for path in LESSONS:
+        exercises = find_exercises(nbformat.read(path, as_version=4))
+        if exercises:
+            expected = {exercise.name: exercise.points for exercise in exercises}
+            assert totals[f"instructor{path.name[:2]}"] == expected, [
+                row["message"] for row in rows if not row["passed"]]
 
 
 def test_the_released_version_scores_zero_without_crashing(graded):
@@ -77,6 +143,13 @@ def test_the_released_version_scores_zero_without_crashing(graded):
 def test_a_planted_mistake_loses_exactly_that_exercise(graded):
     totals, _ = graded
     assert totals["wrong_unpool"] == {"basis_sum": 2.0, "unpool": 0.0}
+
+
+def test_calling_the_librarys_answer_scores_zero_for_that_exercise(graded):
+    totals, rows = graded
+    assert totals["calls_reference"] == {"optimal_discriminator": 0.0, "gan_losses": 3.0}
+    assert any("library's own answer" in row["message"] for row in rows
+               if row["student"] == "calls_reference")
 
 
 def _environment():

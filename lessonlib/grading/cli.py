@@ -249,13 +249,17 @@ def _grade_lesson(lesson, entries, options, jobs, mode):
     """Grade the submissions of one lesson: one judge, then each submission's sandbox."""
     source = read_notebook(lesson)
     rows = []
+    plan = grader.Plan.of(source)
+    for path, student, _, _, problem in entries:
+        if problem is not None:
+            rows += [_row(student, path, lesson.stem, result, mode)
+                     for result in grader.unreadable(plan, problem)]
+    readable = [entry for entry in entries if entry[4] is None]
+    if not readable:
+        return rows
     with tempfile.TemporaryDirectory(prefix="lessonlib-grading-") as folder, \
             grader.judging(source, options, folder) as (plan, judge, overlay):
-        tasks, readable = {}, [entry for entry in entries if entry[4] is None]
-        for path, student, _, _, problem in entries:
-            if problem is not None:
-                rows += [_row(student, path, lesson.stem, result, mode)
-                         for result in grader.unreadable(plan, problem)]
+        tasks = {}
         context = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(max_workers=jobs,
                                                     mp_context=context) as pool:

@@ -32,7 +32,7 @@ def _array(value):
     if array.dtype.kind not in _ARRAY_KINDS:
         raise ExchangeError(f"arrays of dtype {array.dtype} cannot be sent")
     buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
+    np.save(buffer, array.copy(order="C"), allow_pickle=False)
     return {"__ndarray__": base64.b64encode(buffer.getvalue()).decode("ascii")}
 
 

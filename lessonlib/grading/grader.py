@@ -25,8 +25,10 @@ import contextlib
 import copy
 import dataclasses
 import json
+import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -182,6 +184,22 @@ def _client_class():
     return CappedClient
 
 
+def _shut_down(manager):
+    """Stop a kernel the grader started, and with it its sandbox: killing Bubblewrap ends the
+    sandbox's PID namespace, and every process inside with it."""
+    process = getattr(getattr(manager, "provisioner", None), "process", None)
+    if manager.watchdog is not None:
+        manager.watchdog.stop()
+    if process is not None:
+        for pid in reversed(sandbox.tree(process.pid)):  # without a sandbox, the whole tree
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
 def _kernel_manager(options, folder, readable=(), overlay=None):
     """A kernel manager for a sandbox whose sockets, working folder and home live in `folder`
     (a new, empty host folder the grader owns)."""
@@ -302,7 +320,11 @@ class Judge:
         return verdicts
 
     def close(self):
-        self._stack.close()
+        try:
+            self._stack.close()
+        finally:
+            if self._client is not None and self._client.km is not None:
+                _shut_down(self._client.km)
 
 
 def withheld_copy(references, folder):
@@ -434,8 +456,7 @@ def _run(notebook, skipped, options, deadline, folder, readable, overlay):
         failed = failed if failed is not None else 0
         reason = reason or f"the kernel could not start: {str(error)[:200]}"
     finally:
-        if manager.watchdog is not None:
-            manager.watchdog.stop()
+        _shut_down(manager)
         shutil.rmtree(run_folder, ignore_errors=True)
     return notebook, failed, reason
 

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,7 +169,8 @@ def _children():
     return children
 
 
-def _tree(pid):
+def tree(pid):
+    """`pid` and all its descendants."""
     children, found, stack = _children(), [], [pid]
     while stack:
         current = stack.pop()
@@ -216,7 +217,7 @@ class Watchdog(threading.Thread):
     def run(self):
         while not self._stop.wait(self.interval):
             try:
-                pids = _tree(self.pid)
+                pids = tree(self.pid)
             except OSError:
                 continue
             if len(pids) == 1 and not os.path.exists(f"/proc/{self.pid}"):
@@ -242,9 +243,9 @@ class Watchdog(threading.Thread):
         self._stop.set()
 
 
-class SandboxedKernelManager(KernelManager):
-    """A Jupyter kernel manager that starts its kernel in a sandbox (or bare, if `sandbox` is
-    False) with a clean environment, under a `Watchdog`.
+class SandboxedKernelManager(AsyncKernelManager):
+    """A Jupyter kernel manager (asynchronous, as nbclient wants) that starts its kernel in a
+    sandbox (or bare, if `sandbox` is False) with a clean environment, under a `Watchdog`.
 
     Set `sandbox_options` (the keyword arguments of `bwrap_command` but `env`) and `limits`
     before starting it; `watchdog.reason` says why the watchdog killed the kernel, if it did.
