@@ -242,7 +242,8 @@ def _submissions(paths):
                                       "os.kill(os.getppid(), signal.SIGSTOP)\n"
                                       "def double(x):\n    return 2 * x"),
         "kill_everything": _with_solution("double", "import os, signal\n"
-                                          "os.kill(-1, signal.SIGKILL)\n"
+                                          "try:\n    os.kill(-1, signal.SIGKILL)\n"
+                                          "except ProcessLookupError:\n    pass\n"
                                           "def double(x):\n    return 2 * x"),
         "symlink_folders": _with_solution("double", "import glob, os, shutil\n"
                                           "os.chdir('/')\n"
@@ -435,7 +436,9 @@ def test_results_are_safe_to_open_in_a_spreadsheet(graded):
     assert "'=HYPERLINK(1)" in text and "\n=HYPERLINK" not in text and ",=" not in text
     assert _full(graded["rows"]["=HYPERLINK(1)"]) == {"double": 2, "square": 2, "d_star": 2}
     assert all(len(row["message"]) <= cli.MAX_MESSAGE for row in graded["all_rows"])
-    assert SECRET not in text and "negative number" not in text
+    # The judge names a failed hidden check, as the lesson's check names it, and nothing
+    # of its source or of the grader's environment.
+    assert SECRET not in text and "assert_close" not in text and "HIDDEN" not in text
 
 
 def test_grading_writes_nothing_outside_its_outputs(graded):

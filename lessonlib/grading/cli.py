@@ -171,7 +171,16 @@ def grade(submissions, out, source, lesson=None, jobs=None, cell_timeout=grader.
     Returns:
         list of result rows (dicts), one per graded part of each exercise of each submission.
     """
+    for name, value in (("jobs", jobs), ("cell_timeout", cell_timeout),
+                        ("notebook_timeout", notebook_timeout),
+                        ("max_notebook_mb", max_notebook_mb)):
+        if value is not None and (not isinstance(value, int) or value < 1):
+            raise ValueError(f"`--{name.replace('_', '-')}` must be a positive integer. "
+                             f"Received: {value!r}")
     source = pathlib.Path(source)
+    if not source.exists():
+        raise ValueError(f"`--source` must be a notebook or a folder of notebooks. "
+                         f"Received: --source={source}")
     sources = sorted(source.glob("*.ipynb")) if source.is_dir() else [source]
     if lesson is not None:
         matches = [path for path in sources if path.stem == lesson or path.name == lesson]

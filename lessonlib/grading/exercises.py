@@ -8,6 +8,15 @@ the library's own answers to the exercise (e.g. `lessonlib.gan_theory.optimal_di
 by the module that defines it): they are withheld from the student's sandbox while grading.
 Code cells tagged `given` hold helpers the solutions may use; the grader runs them, with the
 Setup cell (the first code cell), before the solutions.
+
+Writing a check that grading can replay: the check calls the exercise's functions (what its
+solution cells define) and judges what they return with `lessonlib.checks`, computing whatever
+it likes around those calls. When grading, the arguments of each call travel to the student's
+sandbox as data, and the check runs again in the judge with the student's return values. So
+the arguments must be data (numbers, strings, NumPy arrays, lists, tuples, dicts, `lessonlib`
+dataclasses; backend tensors arrive as NumPy arrays, functions and models cannot travel), and
+the check must make the same calls each time it runs from the same state. The grader refuses a
+lesson whose own solutions do not pass, or whose checks replay differently.
 """
 
 import ast

@@ -440,6 +440,11 @@ def _run(notebook, skipped, options, deadline, folder, readable, overlay):
                     break
                 try:
                     client.execute_cell(cell, index)
+                    # What a cell leaves behind (processes, memory, files) is its own doing.
+                    why = manager.watchdog.check() if manager.watchdog else None
+                    if why:
+                        failed, reason = index, f"the sandbox was stopped because {why}"
+                        break
                 except CellTimeoutError:
                     failed = index
                     reason = f"this cell ran for more than {options.cell_timeout} s and " \

@@ -46,16 +46,25 @@ def _emit(payload):
     display({MIME: json.dumps(payload)}, raw=True)
 
 
-def _copy(value):
-    """A private copy of data a check may change (arrays, random generators, containers); the
-    same object for everything else (modules, functions, models)."""
-    if isinstance(value, (np.ndarray, np.random.Generator, np.random.RandomState, list, dict,
-                          set, tuple)):
-        try:
-            return copy.deepcopy(value)
-        except Exception:
-            return value
+def _copy(value, depth=0):
+    """A private copy of the data a check may change (arrays, random generators, and the
+    lists, tuples and dicts that hold them); the same object for everything else (modules,
+    functions, models)."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, (np.random.Generator, np.random.RandomState)):
+        return copy.deepcopy(value)
+    if depth < 8 and type(value) in (list, tuple, dict):
+        if isinstance(value, dict):
+            return {key: _copy(item, depth + 1) for key, item in value.items()}
+        return type(value)(_copy(item, depth + 1) for item in value)
     return value
+
+
+def _snapshot(namespace):
+    """The notebook's variables as a check found them (IPython's own history left out)."""
+    return {key: _copy(value) for key, value in namespace.items()
+            if not key.startswith("_") and key not in ("In", "Out", "exit", "quit")}
 
 
 def _fingerprint(args, kwargs):
@@ -144,7 +153,7 @@ class _Replayer:
 def record(namespace, part, code, names):
     """Run a check's `code` in `namespace` (the instructor's notebook), recording the calls it
     makes to the exercise's functions `names`; emit the calls for the student's sandbox."""
-    snapshot = {key: _copy(value) for key, value in namespace.items()}
+    snapshot = _snapshot(namespace)
     scope = dict(namespace)
     calls, answers, values = [], [], {}
     for name in names:
@@ -172,7 +181,7 @@ def record(namespace, part, code, names):
 def judge(part, answers):
     """`(passed, message)` for one check part, given the student's `answers` (a dict)."""
     recorded = _parts[part]
-    scope = {key: _copy(value) for key, value in recorded["snapshot"].items()}
+    scope = _snapshot(recorded["snapshot"])
     calls = answers.get("calls") if isinstance(answers.get("calls"), list) else []
     values = answers.get("values") if isinstance(answers.get("values"), dict) else {}
     position = [0]

@@ -121,7 +121,7 @@ def kernel_environment(home=_HOME, tmp="/tmp", extra=None):
         "HOME": home, "TMPDIR": tmp, "LANG": "C.UTF-8", "LESSONLIB_FAST": "1",
         "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{home}/.matplotlib",
         "IPYTHONDIR": f"{home}/.ipython", "JUPYTER_RUNTIME_DIR": f"{home}/.jupyter",
-        "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONDONTWRITEBYTECODE": "1",
     }
     backend = os.environ.get("KERAS_BACKEND")
     if backend:
@@ -213,15 +213,22 @@ class Watchdog(threading.Thread):
         self.pid, self.limits, self.folders, self.interval = pid, limits, folders, interval
         self.reason = None
         self._stop = threading.Event()
+        self._lock = threading.Lock()
 
     def run(self):
         while not self._stop.wait(self.interval):
+            if self.check() or not os.path.exists(f"/proc/{self.pid}"):
+                return
+
+    def check(self):
+        """Measure once; kill the tree and return the reason if it is over a limit."""
+        with self._lock:
+            if self.reason is not None:
+                return self.reason
             try:
                 pids = tree(self.pid)
             except OSError:
-                continue
-            if len(pids) == 1 and not os.path.exists(f"/proc/{self.pid}"):
-                return
+                return None
             reason = None
             if len(pids) > self.limits.processes + 2:  # + bwrap and its reaper
                 reason = f"it started more than {self.limits.processes} processes"
@@ -237,7 +244,7 @@ class Watchdog(threading.Thread):
                         os.kill(pid, signal.SIGKILL)
                     except OSError:
                         pass
-                return
+            return reason
 
     def stop(self):
         self._stop.set()
