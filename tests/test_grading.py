@@ -60,7 +60,7 @@ print("Correct: D*.")
 checks.assert_close(d_star(np.array([1.0]), np.array([3.0])), [0.25], name="D* at one point")
 ### END HIDDEN TESTS"""
 SECRET = "grader-secret-3f9c1b"
-LIMITS = sandbox.Limits(memory_mb=2048, processes=32, tmp_mb=64, output_kb=256)
+LIMITS = sandbox.Limits(memory_mb=2048, processes=32, threads=300, tmp_mb=64, output_kb=256)
 
 
 def _meta(grade_id, solution=False, points=None, references=None):
@@ -266,6 +266,25 @@ def _submissions(paths):
                                "    __import__('time').sleep(0.05)\n" + WRONG),
         "output": _with_solution("double", "for _ in range(20):\n    print('x' * 2**20)\n"
                                  "def double(x):\n    return 2 * x"),
+        "display_updates": _with_solution("double", "from IPython.display import display, "
+                                          "update_display\n"
+                                          "handle = display('x', display_id=True)\n"
+                                          "for _ in range(20):\n"
+                                          "    update_display({'text/plain': 'x' * 2**20}, "
+                                          "display_id=handle.display_id, raw=True)\n"
+                                          "def double(x):\n    return 2 * x"),
+        "threads": _with_solution("double", "import threading, time\n"
+                                  "for _ in range(400):\n"
+                                  "    threading.Thread(target=time.sleep, args=(60,), "
+                                  "daemon=True).start()\n" + WRONG),
+        "huge_answer": _with_solution("double", "def double(x):\n"
+                                      "    return np.zeros(10**7)"),
+        "probe_devices": _with_solution("double", _probe(
+            "SAFE = True\ntry:\n    open('/dev/evil', 'w')\n    SAFE = False\n"
+            "except OSError:\n    pass\ntry:\n"
+            "    open('/dev/shm/big', 'wb').write(bytes(100 * 2**20))\n    SAFE = False\n"
+            "except OSError:\n    pass")),
+        "odd_text": _with_solution("double", "raise ValueError('\\ud800 \\x1b[31m=cmd')"),
     }
 
 
@@ -365,6 +384,9 @@ def test_a_wrong_exercise_loses_exactly_its_points(graded):
     ("processes", "more than 32 processes"),
     ("disk", "more than 64 MB of files"),
     ("uses_lesson_state", "pass what they need as arguments"),
+    ("threads", "more than 300 threads"),
+    ("huge_answer", "not sent back"),
+    ("odd_text", "ValueError"),
 ])
 def test_a_broken_exercise_costs_only_its_own_points(graded, case, words):
     results = graded["rows"][case]
@@ -400,13 +422,13 @@ def test_calling_the_librarys_own_answer_scores_zero_with_a_reason(graded):
 
 @pytest.mark.parametrize("case", [
     "probe_instructor", "probe_cmdline", "probe_environment", "probe_other_submission",
-    "probe_hidden_tests", "probe_kernels", "probe_network"])
+    "probe_hidden_tests", "probe_kernels", "probe_network", "probe_devices"])
 def test_the_sandbox_shows_nothing_the_student_may_not_see(graded, case):
     assert _points(graded["rows"][case], "double") == 2, f"{case}: the attack saw something"
 
 
 @pytest.mark.parametrize("case", ["detached_writer", "kill_parent", "kill_everything",
-                                  "symlink_folders", "output"])
+                                  "symlink_folders", "output", "display_updates"])
 def test_attacks_on_the_grader_change_nothing_else(graded, case):
     assert _full(graded["rows"][case]) == {"double": 2, "square": 2, "d_star": 2}
 
@@ -436,6 +458,8 @@ def test_results_are_safe_to_open_in_a_spreadsheet(graded):
     assert "'=HYPERLINK(1)" in text and "\n=HYPERLINK" not in text and ",=" not in text
     assert _full(graded["rows"]["=HYPERLINK(1)"]) == {"double": 2, "square": 2, "d_star": 2}
     assert all(len(row["message"]) <= cli.MAX_MESSAGE for row in graded["all_rows"])
+    # A lone surrogate and a terminal escape in an error message: written, and harmless.
+    assert "\x1b" not in text and "=cmd" in text
     # The judge names a failed hidden check, as the lesson's check names it, and nothing
     # of its source or of the grader's environment.
     assert SECRET not in text and "assert_close" not in text and "HIDDEN" not in text
@@ -452,15 +476,26 @@ def test_grading_writes_nothing_outside_its_outputs(graded):
 
 
 @needs_sandbox
-def test_the_grader_keeps_only_a_capped_amount_of_output(tmp_path):
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "for _ in range(20):\n    print('x' * 2**20)")], metadata=_lesson().metadata)
-    options = grader.Options(limits=sandbox.Limits(output_kb=256))
+@pytest.mark.parametrize("flood", [
+    "for _ in range(20):\n    print('x' * 2**20)",
+    "from IPython.display import display, update_display\n"
+    "handle = display('x', display_id=True)\nfor _ in range(20):\n"
+    "    update_display({'text/plain': 'x' * 2**20}, display_id=handle.display_id, raw=True)",
+    "from IPython.display import display\nfor _ in range(20):\n"
+    f"    display({{{grader.kernel.MIME!r}: 'x' * 2**20}}, raw=True)",
+    "print('x' * 50 * 2**20)",
+])
+def test_the_grader_keeps_only_a_capped_amount_of_output(tmp_path, flood):
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(flood),
+                                               nbformat.v4.new_code_cell("print('after')")],
+                                        metadata=_lesson().metadata)
+    options = grader.Options(cell_timeout=60, limits=sandbox.Limits(output_kb=256))
     executed, failed, _ = grader._run(notebook, {}, options, time.monotonic() + 120,
                                       tmp_path, (), None)
-    kept = sum(len(output.get("text", "")) for output in executed.cells[0].outputs)
+    kept = len(json.dumps(executed.cells[0].outputs))
     assert failed is None and kept <= 300 * 1024, kept
-    assert "dropped by the grader" in executed.cells[0].outputs[-1]["text"]
+    # The kernel goes on, and its next cell's output still arrives.
+    assert executed.cells[1].outputs and "after" in executed.cells[1].outputs[0]["text"]
 
 
 def test_exercises_and_hidden_tests_are_found():

@@ -91,17 +91,25 @@ def _student(submission, lesson):
     return name or submission.stem
 
 
+def clean(value, limit=MAX_MESSAGE):
+    """Text safe to print, store and encode: at most `limit` characters, no control
+    characters (terminal escapes included) and no unencodable ones (lone surrogates)."""
+    text = str(value)[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(" " if (ord(char) < 32 and char != "\n") or 127 <= ord(char) < 160
+                   else char for char in text)
+
+
 def csv_safe(value):
-    """A cell a spreadsheet shows as text: a leading =, +, -, @, tab or carriage return (a
-    formula) gets a leading apostrophe; control characters become spaces."""
-    text = "".join(" " if ord(char) < 32 and char not in "\n" else char for char in str(value))
+    """A cell a spreadsheet shows as text: a leading =, +, -, @ (a formula) gets a leading
+    apostrophe."""
+    text = clean(value, limit=10_000)
     return "'" + text if text[:1] in ("=", "+", "-", "@") else text
 
 
 def _row(student, submission, lesson, result, mode):
-    row = {"student": student, "submission": str(submission), "lesson": lesson,
-           **dataclasses.asdict(result), "sandbox": mode}
-    row["message"] = str(row["message"])[:MAX_MESSAGE]
+    row = {"student": clean(student, 200), "submission": clean(submission, 1000),
+           "lesson": lesson, **dataclasses.asdict(result), "sandbox": mode}
+    row["message"] = clean(row["message"])
     return row
 
 
@@ -143,6 +151,7 @@ def _write_atomically(path, text):
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
             file.write(text)
+        os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
@@ -190,8 +199,11 @@ def grade(submissions, out, source, lesson=None, jobs=None, cell_timeout=grader.
         sources = matches
     out = pathlib.Path(out)
     paths = [pathlib.Path(path) for path in submissions]
-    if any(os.path.abspath(path) == os.path.abspath(out) for path in paths):
-        raise ValueError(f"`--out` must not be one of the submissions. Received: --out={out}")
+    if out.suffix.lower() in (".json", ".ipynb") or any(
+            os.path.abspath(item) in (os.path.abspath(out), os.path.abspath(
+                out.with_suffix(".json"))) for item in paths + sources):
+        raise ValueError(f"`--out` must be a new CSV file, not a notebook, a submission or "
+                         f"the JSON file written beside it. Received: --out={out}")
     use_sandbox, mode = _sandbox_mode(no_sandbox)
     hidden = tuple(str(pathlib.Path(path).resolve().parent) for path in paths) + (
         str(out.resolve().parent), str(source.resolve()))
@@ -229,11 +241,13 @@ def grade(submissions, out, source, lesson=None, jobs=None, cell_timeout=grader.
                               options, jobs, mode)
     for path, student, match, _, problem in entries:
         if match is None:
-            rows.append({"student": student, "submission": str(path), "lesson": "",
-                         "exercise": "(all)", "part": "-", "points": 0.0, "max_points": 0.0,
-                         "passed": False, "sandbox": mode, "message": problem or
-                         "Cannot tell which lesson this answers; pass --lesson."})
-    rows.sort(key=lambda row: [str(entry[0]) for entry in entries].index(row["submission"]))
+            rows.append({"student": clean(student, 200), "submission": clean(path, 1000),
+                         "lesson": "", "exercise": "(all)", "part": "-", "points": 0.0,
+                         "max_points": 0.0, "passed": False, "sandbox": mode,
+                         "message": clean(problem or "Cannot tell which lesson this answers; "
+                                                     "pass --lesson.")})
+    order = {clean(entry[0], 1000): index for index, entry in enumerate(entries)}
+    rows.sort(key=lambda row: order.get(row["submission"], len(order)))
     seconds = time.perf_counter() - start
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -358,6 +372,6 @@ def main(argv=None):
                   arguments.jobs, arguments.cell_timeout, arguments.notebook_timeout,
                   arguments.no_sandbox, limits, arguments.max_notebook_mb)
     except (ValueError, NotebookError, grader.GradingError) as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {clean(error, 4000)}", file=sys.stderr)
         return 2
     return 0

@@ -20,6 +20,7 @@ import numpy as np
 
 MAX_BYTES = 64 * 2**20
 MAX_DEPTH = 32
+MAX_ITEMS = 100_000
 _ARRAY_KINDS = "biufc"  # bool, signed, unsigned, float, complex: no objects, no records
 
 
@@ -80,15 +81,19 @@ def to_data(value, depth=0):
     raise ExchangeError(f"a value of type {type(value).__name__} cannot be sent")
 
 
-def from_data(data, allow_dataclasses=False, depth=0):
-    """The value `to_data` encoded. Dataclasses are rebuilt only if `allow_dataclasses`, and
-    only those defined in `lessonlib`."""
+def from_data(data, allow_dataclasses=False, depth=0, budget=None):
+    """The value `to_data` encoded, of at most `MAX_ITEMS` items. Dataclasses are rebuilt only
+    if `allow_dataclasses`, and only those defined in `lessonlib`."""
+    budget = [MAX_ITEMS] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise ExchangeError(f"data of more than {MAX_ITEMS} items (arrays count as one)")
     if depth > MAX_DEPTH:
         raise ExchangeError(f"data nested deeper than {MAX_DEPTH} levels")
     if data is None or isinstance(data, (bool, int, float, str)):
         return data
     if isinstance(data, list):
-        return [from_data(item, allow_dataclasses, depth + 1) for item in data]
+        return [from_data(item, allow_dataclasses, depth + 1, budget) for item in data]
     if not isinstance(data, dict) or len(data) > 2:
         raise ExchangeError(f"unexpected data of type {type(data).__name__}")
     if "__ndarray__" in data:
@@ -101,9 +106,9 @@ def from_data(data, allow_dataclasses=False, depth=0):
             raise ExchangeError(f"arrays of dtype {array.dtype} are not accepted")
         return array[()] if data.get("scalar") is True else array
     if "__tuple__" in data:
-        return tuple(from_data(data["__tuple__"], allow_dataclasses, depth + 1))
+        return tuple(from_data(data["__tuple__"], allow_dataclasses, depth + 1, budget))
     if "__dict__" in data and isinstance(data["__dict__"], dict):
-        return {str(key): from_data(item, allow_dataclasses, depth + 1)
+        return {str(key): from_data(item, allow_dataclasses, depth + 1, budget)
                 for key, item in data["__dict__"].items()}
     if "__int__" in data:
         return int(str(data["__int__"])[:400])

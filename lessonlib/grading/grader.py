@@ -35,7 +35,7 @@ import time
 
 import nbformat
 
-from lessonlib.grading import kernel, sandbox
+from lessonlib.grading import exchange, kernel, sandbox
 from lessonlib.grading.exercises import (
     defined_names,
     find_exercises,
@@ -48,8 +48,10 @@ from lessonlib.grading.sandbox import Limits
 CELL_TIMEOUT = 300
 NOTEBOOK_TIMEOUT = 1200
 JUDGE_TIMEOUT = 1800
-ANSWER_BYTES = 16 * 2**20
+ANSWER_BYTES = 4 * 2**20
 LESSONLIB = pathlib.Path(__file__).resolve().parents[1]
+START_FAILED = -1
+NOTEBOOKS = LESSONLIB.parent / "notebooks"  # the course's instructor notebooks, if beside it
 
 
 class GradingError(RuntimeError):
@@ -157,31 +159,62 @@ def _client_class():
     from nbclient import NotebookClient
 
     class CappedClient(NotebookClient):
-        """A notebook client that keeps at most `output_bytes` of a run's outputs (the grading
-        payloads apart, which have their own limit): the rest is dropped, not held."""
+        """A notebook client that keeps at most `output_bytes` of a run's messages, whatever
+        their kind (streams, displays, display updates, widgets); the rest is dropped, not
+        held. A grading payload counts apart, at most `ANSWER_BYTES`, one per cell listed in
+        `answer_cells` (None: any cell, for the judge)."""
 
         output_bytes = 2**20
+        answer_cells = None
         kept = 0
 
-        def output(self, outs, msg, display_id, cell_index):
-            content = msg.get("content", {})
-            data = content.get("data", {}) if isinstance(content, dict) else {}
-            if isinstance(data, dict) and kernel.MIME in data:
-                size = len(str(data[kernel.MIME]))
-                if size > ANSWER_BYTES or len(data) > 2:
-                    return None
-                return super().output(outs, msg, display_id, cell_index)
+        def process_message(self, msg, cell, cell_index):
+            kind = msg.get("msg_type")
+            content = msg.get("content")
+            if kind in ("status", "execute_input", "clear_output") or not isinstance(
+                    content, dict):
+                return super().process_message(msg, cell, cell_index)
+            if kind == "error":  # kept, cut: the grader reads its name and value
+                content["evalue"] = str(content.get("evalue", ""))[:2000]
+                content["traceback"] = []
+                return super().process_message(msg, cell, cell_index)
+            data = content.get("data")
+            if kind == "display_data" and isinstance(data, dict) and kernel.MIME in data:
+                allowed = self.answer_cells is None or (
+                    cell_index in self.answer_cells and not _payloads(cell))
+                if allowed and len(data) == 1 and isinstance(data[kernel.MIME], str) and (
+                        self.answer_cells is None or len(data[kernel.MIME]) <= ANSWER_BYTES):
+                    return super().process_message(msg, cell, cell_index)
+                return None
             size = len(json.dumps(content, default=str))
             self.kept += size
-            if self.kept > self.output_bytes:
-                if self.kept - size <= self.output_bytes:
-                    note = nbformat.v4.new_output("stream", name="stderr", text=(
-                        f"[output past {self.output_bytes // 1024} KiB dropped by the grader]"))
-                    outs.append(note)
-                return None
-            return super().output(outs, msg, display_id, cell_index)
+            if self.kept <= self.output_bytes:
+                return super().process_message(msg, cell, cell_index)
+            if self.kept - size <= self.output_bytes:
+                cell.setdefault("outputs", []).append(nbformat.v4.new_output(
+                    "stream", name="stderr",
+                    text=f"[output past {self.output_bytes // 1024} KiB dropped by the grader]"))
+            return None
 
     return CappedClient
+
+
+def _kernel_client_class(max_bytes):
+    """An asynchronous kernel client whose sockets refuse a message over `max_bytes`: ZeroMQ
+    drops the connection instead of handing the grader a message it would have to hold."""
+    import zmq
+    from jupyter_client.asynchronous import AsyncKernelClient
+    from traitlets import default
+
+    class CappedKernelClient(AsyncKernelClient):
+        @default("context")
+        def _context_default(self):
+            self._created_context = True
+            context = zmq.asyncio.Context()
+            context.setsockopt(zmq.MAXMSGSIZE, max_bytes)
+            return context
+
+    return CappedKernelClient
 
 
 def _shut_down(manager):
@@ -191,7 +224,8 @@ def _shut_down(manager):
     if manager.watchdog is not None:
         manager.watchdog.stop()
     if process is not None:
-        for pid in reversed(sandbox.tree(process.pid)):  # without a sandbox, the whole tree
+        pids = sandbox.tree(process.pid) if not manager.sandbox else [process.pid]
+        for pid in reversed(pids):  # without a sandbox, the whole tree
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
         try:
@@ -200,16 +234,18 @@ def _shut_down(manager):
             pass
 
 
-def _kernel_manager(options, folder, readable=(), overlay=None):
+def _kernel_manager(options, folder, readable=(), overlay=None, max_message_bytes=None):
     """A kernel manager for a sandbox whose sockets, working folder and home live in `folder`
     (a new, empty host folder the grader owns)."""
     ipc = folder / "ipc"
     ipc.mkdir()
     manager = sandbox.SandboxedKernelManager(
-        kernel_name="python3", transport="ipc", ip=str(ipc / "kernel"),
+        kernel_name="python3", transport="ipc", ip=str(ipc / "k"),
         connection_file=str(ipc / "kernel.json"))
+    manager.client_factory = _kernel_client_class(
+        max_message_bytes or ANSWER_BYTES + 2 * options.limits.output_kb * 1024 + 2**20)
     manager.sandbox, manager.limits = options.sandbox, options.limits
-    hidden = tuple(options.hidden) + (str(LESSONLIB.parent),)
+    hidden = tuple(options.hidden) + (str(NOTEBOOKS),)
     if options.sandbox:
         overlays = [(overlay or LESSONLIB, LESSONLIB)]
         manager.sandbox_options = {"writable": [ipc], "readable": list(readable),
@@ -254,15 +290,18 @@ class Judge:
     def start(self):
         from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-        folder = self.folder / "kernel"
-        folder.mkdir()
-        manager = _kernel_manager(self.options, folder, readable=[self.answers_folder])
+        folder = pathlib.Path(tempfile.mkdtemp(prefix="kernel-", dir=self.folder))
+        manager = _kernel_manager(self.options, folder, readable=[self.answers_folder],
+                                  max_message_bytes=2 * exchange.MAX_BYTES)
         notebook = nbformat.v4.new_notebook(metadata=copy.deepcopy(self.plan.source.metadata))
         self._client = _client_class()(notebook, km=manager, timeout=JUDGE_TIMEOUT,
                                        allow_errors=True)
         self._client.output_bytes = 64 * 2**20
-        self._stack.enter_context(self._client.setup_kernel(
-            cwd=str(folder), stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL))
+        try:
+            self._stack.enter_context(self._client.setup_kernel(
+                cwd=str(folder), stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL))
+        except RuntimeError as error:
+            raise GradingError(f"The judge's kernel did not start: {error}") from None
         checks = self.plan.check_cells()
         try:
             for index, cell in enumerate(self.plan.source.cells):
@@ -295,13 +334,17 @@ class Judge:
             raise GradingError(f"The instructor's solution fails its own check of "
                                f"{part.exercise!r} ({part.kind}): {payload['message']}")
         path = self.calls_folder / f"{part.index}.json"
-        path.write_text(json.dumps(payload["calls"]), encoding="utf-8")
+        temporary = path.with_suffix(".tmp")  # students may be reading it (judge restarted)
+        temporary.write_text(json.dumps(payload["calls"]), encoding="utf-8")
+        os.replace(temporary, path)
 
     def calls_path(self, part):
         return self.calls_folder / f"{part.index}.json"
 
     def judge(self, answers):
         """{part index: (passed, message)} for the parts with an answer in `answers`."""
+        from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
         verdicts = {}
         for part in self.plan.parts:
             text = answers.get(part.index)
@@ -315,6 +358,14 @@ class Judge:
                                      f"__judge.replay({part.index}, {str(path)!r})", 300)
                 payload = self._payload(cell, f"judge {part.exercise!r}")
                 verdicts[part.index] = (bool(payload["passed"]), str(payload["message"]))
+            except GradingError as error:
+                verdicts[part.index] = (False, f"Your answers could not be judged: {error}")
+            except (CellTimeoutError, DeadKernelError):
+                # The judge is shared by every submission of the lesson: start it again.
+                verdicts[part.index] = (False, "Your answers stopped the judge (too large or "
+                                               "too deep to read); they score 0.")
+                self.close()
+                self.start()
             finally:
                 path.unlink()
         return verdicts
@@ -325,6 +376,7 @@ class Judge:
         finally:
             if self._client is not None and self._client.km is not None:
                 _shut_down(self._client.km)
+            self._stack = contextlib.ExitStack()
 
 
 def withheld_copy(references, folder):
@@ -415,7 +467,7 @@ def student_notebook(plan, submission, judge):
     return notebook, answers, solutions
 
 
-def _run(notebook, skipped, options, deadline, folder, readable, overlay):
+def _run(notebook, skipped, options, deadline, folder, readable, overlay, answer_cells=()):
     """Execute the student's notebook once, in a new sandbox; return `(executed notebook,
     failed cell index or None, reason)`. Cells in `skipped` are replaced by the recorded
     error."""
@@ -429,6 +481,7 @@ def _run(notebook, skipped, options, deadline, folder, readable, overlay):
     client = _client_class()(notebook, km=manager, timeout=options.cell_timeout,
                              allow_errors=True)
     client.output_bytes = options.limits.output_kb * 1024
+    client.answer_cells = answer_cells
     failed, reason = None, None
     try:
         with client.setup_kernel(cwd=str(run_folder), stderr=subprocess.DEVNULL,
@@ -457,9 +510,8 @@ def _run(notebook, skipped, options, deadline, folder, readable, overlay):
                               "the kernel died while this cell ran (os._exit, a crash, or "
                               "running out of memory)")
                     break
-    except RuntimeError as error:  # the kernel died before it started
-        failed = failed if failed is not None else 0
-        reason = reason or f"the kernel could not start: {str(error)[:200]}"
+    except RuntimeError as error:  # the kernel did not start: no cell is to blame
+        failed, reason = START_FAILED, f"the sandbox's kernel did not start: {str(error)[:200]}"
     finally:
         _shut_down(manager)
         shutil.rmtree(run_folder, ignore_errors=True)
@@ -483,11 +535,20 @@ def run_student(plan, submission, judge, options, overlay):
     deadline = time.monotonic() + options.notebook_timeout
     skipped = {}
     readable = [judge.calls_folder]
+    starts = 0
     with tempfile.TemporaryDirectory(prefix="lessonlib-student-") as folder:
         while True:
             executed, failed, reason = _run(notebook, skipped, options, deadline,
-                                            pathlib.Path(folder), readable, overlay)
+                                            pathlib.Path(folder), readable, overlay,
+                                            set(answer_cells))
             if failed is None:
+                break
+            if failed == START_FAILED:
+                starts += 1
+                if starts < 3 and time.monotonic() < deadline:
+                    continue
+                for index in answer_cells:
+                    skipped.setdefault(index, f"Not run: {reason}.")
                 break
             if time.monotonic() > deadline or failed in skipped:
                 for index in answer_cells:
@@ -501,8 +562,8 @@ def run_student(plan, submission, judge, options, overlay):
         payloads = _payloads(cell)
         if index in skipped:
             reasons[part.index] = skipped[index]
-        elif payloads:
-            answers[part.index] = payloads[-1]
+        elif payloads and len(payloads[0]) <= ANSWER_BYTES:
+            answers[part.index] = payloads[0]
         else:
             reasons[part.index] = f"Your answers were not sent back: " \
                                   f"{_cell_error(cell) or 'the cell printed none'}"

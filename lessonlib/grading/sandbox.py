@@ -21,7 +21,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 from jupyter_client.manager import AsyncKernelManager
 
@@ -30,8 +29,9 @@ from jupyter_client.manager import AsyncKernelManager
 class Limits:
     """What one grading kernel may use. The defaults fit a lesson in fast mode on a CPU."""
 
-    memory_mb: int = 4096      # resident memory of all its processes together
-    processes: int = 64        # processes at once (threads not counted)
+    memory_mb: int = 4096      # memory of all its processes together (proportional set size)
+    processes: int = 64        # processes at once
+    threads: int = 1024        # threads of all its processes together
     file_size_mb: int = 256    # largest file it may write
     tmp_mb: int = 512          # its /tmp, a memory-backed file system
     output_kb: int = 1024      # printed output kept per notebook run; the rest is dropped
@@ -45,7 +45,8 @@ class Limits:
 
 
 # /etc files a Python process needs (the loader's cache, fonts, time zone); nothing else.
-_ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "fonts", "localtime", "mime.types")
+_ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "fonts", "localtime",
+        "mime.types")
 _HOME = "/tmp/home"
 WORKDIR = "/tmp/work"
 
@@ -87,7 +88,9 @@ def bwrap_command(argv, env, *, limits, writable=(), readable=(), overlays=(), h
                "--hostname", "sandbox", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL",
                "--clearenv",
                "--size", str(limits.tmp_mb * 2**20), "--tmpfs", "/tmp",
-               "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev"]
+               "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev",
+               "--size", str(min(limits.tmp_mb, 64) * 2**20), "--tmpfs", "/dev/shm",
+               "--remount-ro", "/dev"]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         path = pathlib.Path("/", name)
         if path.is_symlink():
@@ -108,8 +111,8 @@ def bwrap_command(argv, env, *, limits, writable=(), readable=(), overlays=(), h
     command += ["--dir", _HOME, "--dir", WORKDIR, "--chdir", WORKDIR, "--remount-ro", "/"]
     for key, value in env.items():
         command += ["--setenv", key, value]
-    return ["prlimit", f"--fsize={limits.file_size_mb * 2**20}", "--core=0", "--"] + \
-        command + ["--"] + list(argv)
+    return ["prlimit", f"--fsize={limits.file_size_mb * 2**20}", "--core=0", "--nofile=4096",
+            "--"] + command + ["--"] + list(argv)
 
 
 def kernel_environment(home=_HOME, tmp="/tmp", extra=None):
@@ -119,6 +122,7 @@ def kernel_environment(home=_HOME, tmp="/tmp", extra=None):
         "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin",
                                  "/bin"]),
         "HOME": home, "TMPDIR": tmp, "LANG": "C.UTF-8", "LESSONLIB_FAST": "1",
+        "USER": "student", "LOGNAME": "student",
         "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{home}/.matplotlib",
         "IPYTHONDIR": f"{home}/.ipython", "JUPYTER_RUNTIME_DIR": f"{home}/.jupyter",
         "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONDONTWRITEBYTECODE": "1",
@@ -154,24 +158,28 @@ def available():
     return _AVAILABLE
 
 
-def _children():
-    """Map of parent pid to child pids, read from /proc."""
-    children = {}
+def _process_table():
+    """{pid: (parent pid, threads)} for every process, read from /proc."""
+    table = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
         try:
             with open(f"/proc/{entry.name}/stat", "rb") as file:
                 fields = file.read().rsplit(b")", 1)[1].split()
-        except OSError:
+            table[int(entry.name)] = (int(fields[1]), int(fields[17]))
+        except (OSError, IndexError, ValueError):
             continue
-        children.setdefault(int(fields[1]), []).append(int(entry.name))
-    return children
+    return table
 
 
-def tree(pid):
+def tree(pid, table=None):
     """`pid` and all its descendants."""
-    children, found, stack = _children(), [], [pid]
+    table = _process_table() if table is None else table
+    children = {}
+    for child, (parent, _) in table.items():
+        children.setdefault(parent, []).append(child)
+    found, stack = [], [pid]
     while stack:
         current = stack.pop()
         found.append(current)
@@ -179,13 +187,16 @@ def tree(pid):
     return found
 
 
-def _resident_bytes(pids):
-    page = os.sysconf("SC_PAGE_SIZE")
+def _memory_bytes(pids):
+    """Proportional set size of the processes together: shared pages count once."""
     total = 0
     for pid in pids:
         try:
-            with open(f"/proc/{pid}/statm", "rb") as file:
-                total += int(file.read().split()[1]) * page
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as file:
+                for line in file:
+                    if line.startswith(b"Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
         except (OSError, IndexError, ValueError):
             pass
     return total
@@ -206,11 +217,17 @@ def _folder_bytes(folder, limit_entries=10_000):
 
 
 class Watchdog(threading.Thread):
-    """Kills a process tree that passes its memory, process or disk limits."""
+    """Kills a sandbox that passes its memory, process, thread or disk limits.
 
-    def __init__(self, pid, limits, folders=(), interval=0.2):
+    It measures the process tree under `pid`; to kill, it kills `pid` alone when
+    `kill_tree` is False (Bubblewrap: its PID namespace then ends, and every process in it),
+    else every process of the tree.
+    """
+
+    def __init__(self, pid, limits, folders=(), kill_tree=False, interval=0.2):
         super().__init__(daemon=True)
         self.pid, self.limits, self.folders, self.interval = pid, limits, folders, interval
+        self.kill_tree = kill_tree
         self.reason = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -221,25 +238,29 @@ class Watchdog(threading.Thread):
                 return
 
     def check(self):
-        """Measure once; kill the tree and return the reason if it is over a limit."""
+        """Measure once; kill and return the reason if a limit is passed."""
         with self._lock:
             if self.reason is not None:
                 return self.reason
             try:
-                pids = tree(self.pid)
+                table = _process_table()
             except OSError:
                 return None
+            pids = tree(self.pid, table)
+            threads = sum(table.get(pid, (0, 0))[1] for pid in pids)
             reason = None
             if len(pids) > self.limits.processes + 2:  # + bwrap and its reaper
                 reason = f"it started more than {self.limits.processes} processes"
-            elif _resident_bytes(pids) > self.limits.memory_mb * 2**20:
+            elif threads > self.limits.threads + 2:
+                reason = f"it started more than {self.limits.threads} threads"
+            elif _memory_bytes(pids) > self.limits.memory_mb * 2**20:
                 reason = f"it used more than {self.limits.memory_mb} MB of memory"
             elif any(_folder_bytes(folder) > self.limits.tmp_mb * 2**20
                      for folder in self.folders):
                 reason = f"it wrote more than {self.limits.tmp_mb} MB of files"
             if reason:
                 self.reason = reason
-                for pid in reversed(pids):
+                for pid in reversed(pids) if self.kill_tree else [self.pid]:
                     try:
                         os.kill(pid, signal.SIGKILL)
                     except OSError:
@@ -265,7 +286,9 @@ class SandboxedKernelManager(AsyncKernelManager):
     kernel_env = None
 
     def format_kernel_cmd(self, extra_arguments=None):
-        argv = super().format_kernel_cmd(extra_arguments)
+        # This interpreter's ipykernel, whatever kernel specs the machine has.
+        argv = [sys.executable, "-m", "ipykernel_launcher", "-f",
+                os.path.realpath(self.connection_file)] + list(extra_arguments or [])
         if not self.sandbox:
             return argv
         return bwrap_command(argv, self.kernel_env or kernel_environment(), limits=self.limits,
@@ -278,7 +301,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         process = getattr(self.provisioner, "process", None)
         if process is not None:
             folders = self.sandbox_options.get("writable", ()) if self.sandbox else ()
-            self.watchdog = Watchdog(process.pid, self.limits, folders)
+            self.watchdog = Watchdog(process.pid, self.limits, folders,
+                                     kill_tree=not self.sandbox)
             self.watchdog.start()
 
     async def _async_shutdown_kernel(self, now=False, restart=False):
@@ -289,11 +313,3 @@ class SandboxedKernelManager(AsyncKernelManager):
                 self.watchdog.stop()
 
 
-def wait_gone(pid, timeout=10.0):
-    """Wait until process `pid` has exited; True if it has."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if not os.path.exists(f"/proc/{pid}"):
-            return True
-        time.sleep(0.05)
-    return False
