@@ -7,9 +7,23 @@ The notebooks import everything from here: `runtime` (backend, device, seeding, 
 autoencoders, GAN, digit classifier), `training` (callbacks, the GAN's step per backend),
 `kl`, `gan_theory`, `backprop`, `filters`, `deconvolution`, `metrics`, `losses`, `autodiff`,
 `grading` and `widgets`.
+
+Submodules load when first used (`from lessonlib import checks`, or `lessonlib.checks`), so
+that importing one, such as the grader, does not import Keras and its backend.
 """
 
-from lessonlib import checks, datasets, plotting, runtime
+import importlib
 
 __version__ = "0.1.0"
 __all__ = ["checks", "datasets", "plotting", "runtime"]
+
+
+def __getattr__(name):
+    if name.startswith("_"):
+        raise AttributeError(f"module 'lessonlib' has no attribute {name!r}")
+    try:
+        return importlib.import_module(f"lessonlib.{name}")
+    except ModuleNotFoundError as error:
+        if error.name != f"lessonlib.{name}":
+            raise
+        raise AttributeError(f"module 'lessonlib' has no attribute {name!r}") from None

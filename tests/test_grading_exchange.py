@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lessonlib import backprop
-from lessonlib.grading import exchange, grader
+from lessonlib.grading import cli, exchange, grader
 from lessonlib.grading.exercises import defined_names
 
 
@@ -95,3 +95,11 @@ def test_withheld_references_become_stubs_and_their_source_is_gone(tmp_path):
     for reference in ("lessonlib.gan_theory.nothing", "numpy.sum", "lessonlib.nowhere.f"):
         with pytest.raises(grader.GradingError):
             grader.withheld_copy([reference], tmp_path / reference)
+
+
+def test_text_in_the_results_is_safe_to_print_and_store():
+    assert cli.clean("a\ud800b") == "a\\ud800b"  # a lone surrogate, escaped
+    assert cli.clean("\x1b[31mred\u202e\x07") == " [31mred  "
+    assert cli.clean("x" * 600) == "x" * cli.MAX_MESSAGE
+    assert cli.csv_safe("=HYPERLINK(1)") == "'=HYPERLINK(1)" and cli.csv_safe("-1") == "'-1"
+    assert cli.csv_safe("fine") == "fine"

@@ -93,9 +93,11 @@ def _student(submission, lesson):
 
 def clean(value, limit=MAX_MESSAGE):
     """Text safe to print, store and encode: at most `limit` characters, no control
-    characters (terminal escapes included) and no unencodable ones (lone surrogates)."""
+    characters (terminal escapes included), no bidirectional overrides, and no unencodable
+    characters (lone surrogates)."""
     text = str(value)[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
     return "".join(" " if (ord(char) < 32 and char != "\n") or 127 <= ord(char) < 160
+                   or 0x202A <= ord(char) <= 0x202E or 0x2066 <= ord(char) <= 0x2069
                    else char for char in text)
 
 

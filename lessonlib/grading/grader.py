@@ -48,7 +48,8 @@ from lessonlib.grading.sandbox import Limits
 CELL_TIMEOUT = 300
 NOTEBOOK_TIMEOUT = 1200
 JUDGE_TIMEOUT = 1800
-ANSWER_BYTES = 4 * 2**20
+ANSWER_BYTES = kernel.MAX_ANSWER_BYTES + 2**20
+MESSAGE_BYTES = 64 * 2**20  # a larger message from a student's kernel breaks its connection
 LESSONLIB = pathlib.Path(__file__).resolve().parents[1]
 START_FAILED = -1
 NOTEBOOKS = LESSONLIB.parent / "notebooks"  # the course's instructor notebooks, if beside it
@@ -242,8 +243,7 @@ def _kernel_manager(options, folder, readable=(), overlay=None, max_message_byte
     manager = sandbox.SandboxedKernelManager(
         kernel_name="python3", transport="ipc", ip=str(ipc / "k"),
         connection_file=str(ipc / "kernel.json"))
-    manager.client_factory = _kernel_client_class(
-        max_message_bytes or ANSWER_BYTES + 2 * options.limits.output_kb * 1024 + 2**20)
+    manager.client_factory = _kernel_client_class(max_message_bytes or MESSAGE_BYTES)
     manager.sandbox, manager.limits = options.sandbox, options.limits
     hidden = tuple(options.hidden) + (str(NOTEBOOKS),)
     if options.sandbox:

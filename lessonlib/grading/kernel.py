@@ -24,6 +24,7 @@ from lessonlib.grading import exchange
 
 MIME = "application/x-lessonlib-grading+json"
 MAX_MESSAGE = 500
+MAX_ANSWER_BYTES = 4 * 2**20  # all of one check's answers, as JSON
 
 _parts = {}
 
@@ -247,6 +248,10 @@ def answer(namespace, path):
             args = exchange.from_data(call["args"], allow_dataclasses=True)
             kwargs = exchange.from_data(call["kwargs"], allow_dataclasses=True)
             value = exchange.to_data(function(*args, **kwargs))
+            size = len(json.dumps(value))
+            if size + sum(len(json.dumps(entry)) for entry in results) > MAX_ANSWER_BYTES:
+                raise exchange.ExchangeError(f"{size / 2**20:.1f} MB of answers, above the "
+                                             f"grader's limit of {MAX_ANSWER_BYTES // 2**20} MB")
             results.append({"ok": True, "value": value})
         except exchange.ExchangeError as error:
             results.append({"ok": False, "error": f"a value that cannot be graded ({error})"})
