@@ -16,7 +16,8 @@ from lessonlib.grading.exercises import defined_names
 
 @pytest.mark.parametrize("value", [
     None, True, 3, 2**70, -1.5, float("nan"), float("inf"), 1 + 2j, "text", [1, [2.0]],
-    (1, "a"), {"key": (1, 2)}, np.float32(0.25), np.int64(7), np.arange(6.0).reshape(2, 3),
+    (1, "a"), {"key": (1, 2)}, np.float32(0.25), np.int64(7), np.float64("nan"),
+    np.float64(-np.inf), np.arange(6.0).reshape(2, 3),
     np.array([True, False]), np.zeros((0, 3), dtype="uint8"),
 ])
 def test_plain_values_round_trip(value):
@@ -24,7 +25,7 @@ def test_plain_values_round_trip(value):
     assert type(back) is type(value)
     if isinstance(value, np.ndarray | np.generic):
         assert back.dtype == value.dtype and back.shape == np.shape(value)
-        np.testing.assert_array_equal(back, value)
+        np.testing.assert_array_equal(back, value)  # NaN equals NaN here
     elif isinstance(value, float) and value != value:
         assert back != back
     else:

@@ -323,7 +323,11 @@ def check(notebook, cell_timeout=grader.CELL_TIMEOUT, notebook_timeout=grader.NO
                              hidden=(str(notebook.resolve().parent),), visible_only=True)
     results = grader.grade_notebook(read_notebook(lesson), submitted, options)
     rows = [{"student": notebook.stem, **dataclasses.asdict(result)} for result in results]
+    rows = [{**row, "message": clean(row["message"])} for row in rows]
     print(_table(rows))
+    for row in rows:
+        if not row["passed"]:
+            print(f"\n{row['exercise']}:\n{row['message']}")
     passed = sum(result.passed for result in results)
     print(f"\n{passed} of {len(results)} checks pass.")
     return rows

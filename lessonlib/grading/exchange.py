@@ -50,19 +50,19 @@ def to_data(value, depth=0):
     """`value` as JSON-compatible data; raises `ExchangeError` for a type it does not know."""
     if depth > MAX_DEPTH:
         raise ExchangeError(f"values nested deeper than {MAX_DEPTH} levels cannot be sent")
+    if isinstance(value, (np.ndarray, np.generic)):  # before float: np.float64 is a float
+        encoded = _array(value)
+        if isinstance(value, np.generic):
+            encoded["scalar"] = True
+        return encoded
     if value is None or isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
         return {"__int__": str(value)} if abs(value) > 2**53 else value
     if isinstance(value, float):
-        return value if math.isfinite(value) else {"__float__": repr(value)}
+        return value if math.isfinite(value) else {"__float__": repr(float(value))}
     if isinstance(value, complex):
         return {"__complex__": [value.real, value.imag]}
-    if isinstance(value, (np.ndarray, np.generic)):
-        encoded = _array(value)
-        if isinstance(value, np.generic):
-            encoded["scalar"] = True
-        return encoded
     if isinstance(value, (list, tuple)):
         items = [to_data(item, depth + 1) for item in value]
         return items if isinstance(value, list) else {"__tuple__": items}
