@@ -3,11 +3,14 @@
 Each kernel the grader starts (the judge's and each student's) runs under `bwrap` (Debian's
 `bubblewrap`) in its own user, PID, network, IPC and UTS namespaces: it sees only its own
 processes, has no network, and sees the Python environment read-only, a private copy of
-`lessonlib` read-only, its own socket folder, and a fresh `/tmp` of bounded size, nothing else
-of the machine (not the instructor notebooks, the submissions, the output folder, other
-kernels' sockets, or the grader's environment variables). A watchdog outside the sandbox kills
-it when it passes its memory, process or disk limits; when the kernel ends, the PID namespace
-ends with it, and every process started inside is gone.
+`lessonlib` read-only, its own socket folder, a fresh `/tmp` and `/dev/shm` of bounded size
+and a read-only `/dev`, nothing else of the machine (not the instructor notebooks, the
+submissions, the output folder, other kernels' sockets, or the grader's environment
+variables). A watchdog outside the sandbox kills it when it passes its memory, process, thread
+or disk limits; when the kernel ends, the PID namespace ends with it, and every process
+started inside is gone. The watchdog polls (every 0.2 s, and after each cell): it is not a
+cgroup, so it does not see memory in unmapped shared-memory files, and does not limit CPU
+time beyond the grader's time limits.
 
 Without Bubblewrap, `available()` says why, and the grader refuses to run unless told
 `--no-sandbox`; the kernels then run as ordinary processes, under the same watchdog.
