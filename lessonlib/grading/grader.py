@@ -35,7 +35,7 @@ import time
 
 import nbformat
 
-from lessonlib.grading import exchange, kernel, sandbox
+from lessonlib.grading import kernel, sandbox
 from lessonlib.grading.exercises import (
     defined_names,
     find_exercises,
@@ -47,7 +47,7 @@ from lessonlib.grading.sandbox import Limits
 
 CELL_TIMEOUT = 300
 NOTEBOOK_TIMEOUT = 1200
-JUDGE_TIMEOUT = 1800
+JUDGE_TIMEOUT = 900  # a cell of an instructor's notebook, in fast mode
 ANSWER_BYTES = kernel.MAX_ANSWER_BYTES + 2**20
 MESSAGE_BYTES = 64 * 2**20  # a larger message from a student's kernel breaks its connection
 LESSONLIB = pathlib.Path(__file__).resolve().parents[1]
@@ -201,11 +201,15 @@ def _client_class():
 
 
 def _kernel_client_class(max_bytes):
-    """An asynchronous kernel client whose sockets refuse a message over `max_bytes`: ZeroMQ
-    drops the connection instead of handing the grader a message it would have to hold."""
+    """An asynchronous kernel client whose sockets refuse a message over `max_bytes` (none if
+    None): ZeroMQ drops the connection instead of handing the grader a message it would have
+    to hold."""
     import zmq
     from jupyter_client.asynchronous import AsyncKernelClient
     from traitlets import default
+
+    if max_bytes is None:
+        return AsyncKernelClient
 
     class CappedKernelClient(AsyncKernelClient):
         @default("context")
@@ -235,7 +239,8 @@ def _shut_down(manager):
             pass
 
 
-def _kernel_manager(options, folder, readable=(), overlay=None, max_message_bytes=None):
+def _kernel_manager(options, folder, readable=(), overlay=None,
+                    max_message_bytes=MESSAGE_BYTES):
     """A kernel manager for a sandbox whose sockets, working folder and home live in `folder`
     (a new, empty host folder the grader owns)."""
     ipc = folder / "ipc"
@@ -243,7 +248,7 @@ def _kernel_manager(options, folder, readable=(), overlay=None, max_message_byte
     manager = sandbox.SandboxedKernelManager(
         kernel_name="python3", transport="ipc", ip=str(ipc / "k"),
         connection_file=str(ipc / "kernel.json"))
-    manager.client_factory = _kernel_client_class(max_message_bytes or MESSAGE_BYTES)
+    manager.client_factory = _kernel_client_class(max_message_bytes)
     manager.sandbox, manager.limits = options.sandbox, options.limits
     hidden = tuple(options.hidden) + (str(NOTEBOOKS),)
     if options.sandbox:
@@ -287,12 +292,24 @@ class Judge:
                                f"{_cell_error(cell) or 'it gave no result'}")
         return json.loads(payloads[-1])
 
-    def start(self):
+    def start(self, tries=2):
+        """Run the instructor's notebook, recording its checks; a run that times out or
+        dies (a lost message, the machine's memory) is tried again, `tries` times in all."""
         from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+        for attempt in range(tries):
+            try:
+                return self._start()
+            except (CellTimeoutError, DeadKernelError) as error:
+                self.close()
+                if attempt == tries - 1:
+                    raise GradingError(f"The instructor's notebook did not run: {error}") \
+                        from None
+
+    def _start(self):
         folder = pathlib.Path(tempfile.mkdtemp(prefix="kernel-", dir=self.folder))
         manager = _kernel_manager(self.options, folder, readable=[self.answers_folder],
-                                  max_message_bytes=2 * exchange.MAX_BYTES)
+                                  max_message_bytes=None)  # the judge's kernel is trusted
         notebook = nbformat.v4.new_notebook(metadata=copy.deepcopy(self.plan.source.metadata))
         self._client = _client_class()(notebook, km=manager, timeout=JUDGE_TIMEOUT,
                                        allow_errors=True)
@@ -303,23 +320,20 @@ class Judge:
         except RuntimeError as error:
             raise GradingError(f"The judge's kernel did not start: {error}") from None
         checks = self.plan.check_cells()
-        try:
-            for index, cell in enumerate(self.plan.source.cells):
-                if cell.cell_type != "code":
-                    continue
-                if index not in checks:
-                    ran = self._execute(cell.source, JUDGE_TIMEOUT)
-                    if _cell_error(ran):
-                        raise GradingError(f"The instructor's notebook fails at cell {index}: "
-                                           f"{_cell_error(ran)}")
-                    continue
-                for part in checks[index]:
-                    self._record(part)
-            problems = self._payload(self._execute(
-                "import lessonlib.grading.kernel as __judge\n__judge.self_test()",
-                JUDGE_TIMEOUT), "test itself")["self_test"]
-        except (CellTimeoutError, DeadKernelError) as error:
-            raise GradingError(f"The instructor's notebook did not run: {error}") from None
+        for index, cell in enumerate(self.plan.source.cells):
+            if cell.cell_type != "code":
+                continue
+            if index not in checks:
+                ran = self._execute(cell.source, JUDGE_TIMEOUT)
+                if _cell_error(ran):
+                    raise GradingError(f"The instructor's notebook fails at cell {index}: "
+                                       f"{_cell_error(ran)}")
+                continue
+            for part in checks[index]:
+                self._record(part)
+        problems = self._payload(self._execute(
+            "import lessonlib.grading.kernel as __judge\n__judge.self_test()",
+            JUDGE_TIMEOUT), "test itself")["self_test"]
         if problems:
             raise GradingError(f"The judge gives the instructor's own answers another verdict "
                                f"on replay: {problems}")
