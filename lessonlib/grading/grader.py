@@ -161,9 +161,9 @@ def _client_class():
 
     class CappedClient(NotebookClient):
         """A notebook client that keeps at most `output_bytes` of a run's messages, whatever
-        their kind (streams, displays, display updates, widgets); the rest is dropped, not
-        held. A grading payload counts apart, at most `ANSWER_BYTES`, one per cell listed in
-        `answer_cells` (None: any cell, for the judge)."""
+        their kind (streams, displays, display updates; widgets' are ignored); the rest is
+        dropped, not held. A grading payload counts apart, at most `ANSWER_BYTES`, one per
+        cell listed in `answer_cells` (None: any cell, for the judge)."""
 
         output_bytes = 2**20
         answer_cells = None
@@ -172,6 +172,10 @@ def _client_class():
         def process_message(self, msg, cell, cell_index):
             kind = msg.get("msg_type")
             content = msg.get("content")
+            if str(kind).startswith("comm"):
+                # Widgets are not graded: their messages are ignored, so the client never
+                # plays a widget front end (which sends messages back to the kernel).
+                return None
             if kind in ("status", "execute_input", "clear_output") or not isinstance(
                     content, dict):
                 return super().process_message(msg, cell, cell_index)
