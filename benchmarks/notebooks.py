@@ -3,6 +3,7 @@
     python benchmarks/notebooks.py                 # every notebook, both modes, Jupyter kernel
     python benchmarks/notebooks.py --mode fast     # the budget the test suite runs on
     python benchmarks/notebooks.py --runner script --backend jax   # without Jupyter (a GPU box)
+    python benchmarks/notebooks.py --mode full --seeds 0 1 2       # do the claims hold at 3 seeds?
 
 Each notebook runs in a fresh process: with `--runner kernel` (the default) through nbclient in
 a new Jupyter kernel, as a student's JupyterLab runs it; with `--runner script` as its code cells
@@ -12,6 +13,11 @@ resident set of the process that ran the lesson's code.
 
 The whole fast-mode suite must stay under 5 minutes on a 2-core machine; the table says how
 much of that budget it uses. Record results in benchmarks/RESULTS.md with the machine line.
+
+With `--seeds`, each lesson runs once per seed (`LESSONLIB_SEED`, which `runtime.setup` uses in
+place of the lesson's own seed), and the table says at which seeds it failed; under the table,
+each failure's exception and message (a lesson's assertions say what was expected and what
+came out).
 """
 
 import argparse
@@ -19,6 +25,7 @@ import json
 import os
 import pathlib
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -88,9 +95,12 @@ def run_one(path, runner):
     print(json.dumps({"seconds": seconds, "peak_mib": peak_mib}))
 
 
-def measure(path, mode, runner, backend):
+def measure(path, mode, runner, backend, seed=None):
     environment = dict(os.environ, LESSONLIB_FAST="1" if mode == "fast" else "0",
                        TF_CPP_MIN_LOG_LEVEL="2")
+    environment.pop("LESSONLIB_SEED", None)
+    if seed is not None:
+        environment["LESSONLIB_SEED"] = str(seed)
     if backend:
         environment["KERAS_BACKEND"] = backend
     result = subprocess.run(
@@ -104,6 +114,13 @@ def measure(path, mode, runner, backend):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def exception_line(error):
+    """The line of a traceback that names the exception, e.g. `AssertionError: ...`."""
+    lines = [line.strip() for line in error.splitlines()]
+    named = [line for line in lines if re.match(r"^[A-Za-z_.]*(Error|Exception)\b", line)]
+    return (named or lines or ["failed"])[-1]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", type=pathlib.Path,
@@ -112,40 +129,54 @@ def main():
     parser.add_argument("--runner", choices=("kernel", "script"), default="kernel")
     parser.add_argument("--backend", choices=("tensorflow", "jax", "torch"), default=None,
                         help="KERAS_BACKEND for the lessons (default: the environment's)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=None, metavar="SEED",
+                        help="run each lesson at each of these seeds (LESSONLIB_SEED) "
+                             "instead of once at its own")
     parser.add_argument("--run-one", type=pathlib.Path, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.run_one:
         run_one(arguments.run_one.resolve(), arguments.runner)
         return 0
+    if arguments.seeds and min(arguments.seeds) < 0:
+        parser.error(f"--seeds must be integers >= 0. Received: {arguments.seeds}")
 
     paths = arguments.notebooks or sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
     modes = ("fast", "full") if arguments.mode == "both" else (arguments.mode,)
+    seeds = arguments.seeds or [None]
     backend = arguments.backend or os.environ.get("KERAS_BACKEND", "tensorflow")
     print(f"machine: {machine()}")
     print(f"backend: {backend}, runner: {arguments.runner}\n")
-    header = f"{'notebook':<32}" + "".join(f"{mode + ' s':>10}{mode + ' MiB':>11}"
-                                           for mode in modes)
+    header = (f"{'notebook':<32}{'seed':>6}" + "".join(f"{mode + ' s':>10}{mode + ' MiB':>11}"
+                                                      for mode in modes) + "  result")
     print(header)
     print("-" * len(header))
     totals = dict.fromkeys(modes, 0.0)
     failures = []
     for path in paths:
-        row = f"{path.name:<32}"
-        for mode in modes:
-            result = measure(path.resolve(), mode, arguments.runner, arguments.backend)
-            totals[mode] += result["seconds"]
-            row += f"{result['seconds']:>10.1f}{result['peak_mib']:>11.0f}"
-            if "error" in result:
-                failures.append(f"{path.name} ({mode}): {result['error']}")
-        print(row, flush=True)
+        for seed in seeds:
+            row = f"{path.name:<32}{'own' if seed is None else seed:>6}"
+            failed = []
+            for mode in modes:
+                result = measure(path.resolve(), mode, arguments.runner, arguments.backend, seed)
+                totals[mode] += result["seconds"]
+                row += f"{result['seconds']:>10.1f}{result['peak_mib']:>11.0f}"
+                if "error" in result:
+                    failed.append(mode)
+                    at = "" if seed is None else f", seed {seed}"
+                    failures.append((f"{path.name} ({mode}{at})", result["error"]))
+            print(row + ("  FAILED " + ", ".join(failed) if failed else "  ok"), flush=True)
     print("-" * len(header))
-    print(f"{'total':<32}" + "".join(f"{totals[mode]:>10.1f}{'':>11}" for mode in modes))
-    if "fast" in totals:
+    print(f"{'total':<38}" + "".join(f"{totals[mode]:>10.1f}{'':>11}" for mode in modes))
+    if "fast" in totals and seeds == [None]:
         share = totals["fast"] / FAST_SUITE_BUDGET_SECONDS
         print(f"\nfast-mode suite: {totals['fast']:.0f} s, {share:.0%} of the "
               f"{FAST_SUITE_BUDGET_SECONDS} s budget")
-    for failure in failures:
-        print(f"FAILED {failure}")
+    if failures:
+        print(f"\n{len(failures)} failed:")
+    for where, error in failures:
+        print(f"  {where}: {exception_line(error)}")
+    for where, error in failures:
+        print(f"\nFAILED {where}:\n    {error}")
     return 1 if failures else 0
 
 

@@ -4,11 +4,15 @@ Every lesson starts with `runtime.setup(seed=...)`, which seeds Python, NumPy an
 backend, picks the training settings that suit the device, and prints one line saying where
 the lesson runs:
 
-    Keras 3.15.1 on tensorflow 2.21.0, CPU (2 cores) | full mode | float32, jit on
+    Keras 3.15.1 on tensorflow 2.21.0, CPU (2 cores) | full mode | float32, jit on | seed 0
 
 Lessons never hard-code a number of epochs or samples: they ask `runtime.size(full=..., fast=...)`,
 which returns the full-mode value unless `LESSONLIB_FAST=1` is set (the test configuration sets
 it so the whole course runs in minutes on two CPU cores). Both modes run the same code.
+
+A lesson's claims must hold at other seeds too: `LESSONLIB_SEED=1` makes `setup` use seed 1
+instead of the lesson's own, and lessons derive every seed they use from `setup.seed`
+(`benchmarks/notebooks.py --seeds 0 1 2` runs the course at several).
 """
 
 import dataclasses
@@ -20,6 +24,7 @@ import keras
 from lessonlib import _validation
 
 FAST_MODE_VARIABLE = "LESSONLIB_FAST"
+SEED_VARIABLE = "LESSONLIB_SEED"
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
@@ -72,6 +77,23 @@ def fast_mode():
         f"The environment variable {FAST_MODE_VARIABLE} must be 1 (fast mode) or 0 (full mode). "
         f"Received: {FAST_MODE_VARIABLE}={os.environ[FAST_MODE_VARIABLE]!r}"
     )
+
+
+def seed_override():
+    """Return the seed set by `LESSONLIB_SEED`, or None when it is unset or empty.
+
+    Raises:
+        ValueError: if `LESSONLIB_SEED` is not an integer >= 0.
+    """
+    value = os.environ.get(SEED_VARIABLE, "").strip()
+    if not value:
+        return None
+    if not value.isdigit():  # digits only: no sign, no decimal point
+        raise ValueError(
+            f"The environment variable {SEED_VARIABLE} must be an integer >= 0. "
+            f"Received: {SEED_VARIABLE}={os.environ[SEED_VARIABLE]!r}"
+        )
+    return int(value)
 
 
 def size(full, fast):
@@ -319,11 +341,15 @@ class Runtime:
     fast: bool
     precision: str
     jit_compile: bool
+    lesson_seed: int | None = None
 
     def __str__(self):
         mode = "fast mode" if self.fast else "full mode"
         jit = "jit on" if self.jit_compile else "jit off"
-        return f"{describe(self.device)} | {mode} | {self.precision}, {jit}"
+        seed = f"seed {self.seed}"
+        if self.lesson_seed is not None and self.lesson_seed != self.seed:
+            seed += f" (from {SEED_VARIABLE}; the lesson's own is {self.lesson_seed})"
+        return f"{describe(self.device)} | {mode} | {self.precision}, {jit} | {seed}"
 
 
 def setup(seed=0, precision="auto", verbose=True):
@@ -334,6 +360,9 @@ def setup(seed=0, precision="auto", verbose=True):
     Args:
         seed: seeds Python's, NumPy's and the backend's random generators
             (`keras.utils.set_random_seed`), so a lesson gives the same numbers every run.
+            The environment variable `LESSONLIB_SEED`, when set, replaces it (the printed
+            line says so), to check that a lesson's claims hold at other seeds; a lesson
+            takes every other seed it needs from the returned `Runtime.seed`.
         precision: `"auto"` picks `precision_policy()`; `"float32"` keeps full precision
             (lessons that compare numbers to tight tolerances); or a Keras policy name.
         verbose: print the one-line report.
@@ -342,9 +371,12 @@ def setup(seed=0, precision="auto", verbose=True):
         Runtime: the seed, device, mode, precision policy and `jit_compile` chosen.
 
     Raises:
-        ValueError: if `seed` is not an integer >= 0 or `precision` is not a known policy.
+        ValueError: if `seed` (or `LESSONLIB_SEED`) is not an integer >= 0 or `precision` is
+            not a known policy.
     """
-    seed = _validation.non_negative_int("seed", seed)
+    lesson_seed = _validation.non_negative_int("seed", seed)
+    override = seed_override()
+    seed = lesson_seed if override is None else override
     _validation.one_of(
         "precision", precision, ("auto", "float32", "mixed_float16", "mixed_bfloat16")
     )
@@ -353,7 +385,7 @@ def setup(seed=0, precision="auto", verbose=True):
     policy = precision_policy(current) if precision == "auto" else precision
     keras.mixed_precision.set_global_policy(policy)
     tf_data_autotuner(False)
-    chosen = Runtime(seed, current, fast_mode(), policy, jit_compile())
+    chosen = Runtime(seed, current, fast_mode(), policy, jit_compile(), lesson_seed)
     if verbose:
         print(chosen)
     return chosen

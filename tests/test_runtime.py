@@ -66,6 +66,27 @@ def test_setup_prints_one_line_with_backend_device_and_mode(capsys, monkeypatch)
     assert re.search(r"CPU \(\d+ cores\)|\d GPUs?: ", line), line
 
 
+def test_lessonlib_seed_replaces_the_lessons_seed_and_says_so(capsys, monkeypatch):
+    monkeypatch.setenv("LESSONLIB_SEED", "3")
+    chosen = runtime.setup(seed=0)
+    line = capsys.readouterr().out.strip()
+    assert chosen.seed == 3 and chosen.lesson_seed == 0
+    assert line.endswith("| seed 3 (from LESSONLIB_SEED; the lesson's own is 0)"), line
+    overridden = np.random.rand(3)  # noqa: NPY002 (global seeding)
+    monkeypatch.delenv("LESSONLIB_SEED")
+    runtime.setup(seed=3, verbose=False)
+    np.testing.assert_array_equal(np.random.rand(3), overridden)  # noqa: NPY002
+    runtime.setup(seed=0)
+    assert capsys.readouterr().out.strip().endswith("| seed 0")
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5", "one", "0x1"])
+def test_lessonlib_seed_rejects_what_is_not_a_seed(monkeypatch, value):
+    monkeypatch.setenv("LESSONLIB_SEED", value)
+    with pytest.raises(ValueError, match=rf"LESSONLIB_SEED={value!r}"):
+        runtime.setup(seed=0, verbose=False)
+
+
 def test_setup_on_a_cpu_keeps_float32():
     chosen = runtime.setup(seed=0, verbose=False)
     if chosen.device.kind == "CPU":
