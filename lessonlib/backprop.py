@@ -128,17 +128,19 @@ def _settings(sparsity_target, beta, weight_decay):
 
 
 def _cost_parts(params, X, a1, a2, rho, beta, lam):
+    # beta = 0 removes the penalty, also for a unit saturated at 0 or 1 (not 0 * inf = NaN).
+    sparsity = beta * np.sum(bernoulli_kl(rho, a1.mean(axis=0))) if beta else 0.0
     return Cost(
         reconstruction=float(0.5 * np.sum((a2 - X) ** 2) / len(X)),
         weight_decay=float(0.5 * lam * (np.sum(params.W1**2) + np.sum(params.W2**2))),
-        sparsity=float(beta * np.sum(bernoulli_kl(rho, a1.mean(axis=0)))),
+        sparsity=float(sparsity),
     )
 
 
 def _backward(params, X, a1, a2, rho, beta, lam):
-    rho_hat = a1.mean(axis=0)
     delta2 = (a2 - X) * a2 * (1 - a2)
-    delta1 = (delta2 @ params.W2.T + beta * bernoulli_kl_derivative(rho, rho_hat)) * a1 * (1 - a1)
+    sparsity_term = beta * bernoulli_kl_derivative(rho, a1.mean(axis=0)) if beta else 0.0
+    delta1 = (delta2 @ params.W2.T + sparsity_term) * a1 * (1 - a1)
     M = len(X)
     gradient = Parameters(
         W1=X.T @ delta1 / M + lam * params.W1,

@@ -100,9 +100,10 @@ def value_function(discriminator, p_data, p_g, dx):
             "`discriminator` must be sampled on the densities' grid. Received: discriminator "
             f"of shape {discriminator.shape}, densities of shape {p_data.shape}"
         )
-    if np.any((discriminator < 0) | (discriminator > 1)):
+    if not np.all((discriminator >= 0) & (discriminator <= 1)):  # NaN fails both
         raise ValueError("`discriminator` must hold probabilities in [0, 1]. Received: values "
-                         f"from {discriminator.min()} to {discriminator.max()}")
+                         f"from {np.min(discriminator)} to {np.max(discriminator)}"
+                         f"{', with NaN' if np.isnan(discriminator).any() else ''}")
     return float(np.sum(_xlog(p_data, discriminator) + _xlog(p_g, 1.0 - discriminator)) * dx)
 
 

@@ -18,8 +18,6 @@ import keras
 import numpy as np
 from keras import ops
 
-from lessonlib import _validation
-
 
 def _probabilities(name, value):
     array = np.asarray(value, dtype=np.float64)
@@ -161,13 +159,19 @@ def gaussian_kl(mean_p, std_p, mean_q, std_q):
         float64 array (or number).
 
     Raises:
-        ValueError: if a standard deviation is not positive or the shapes do not broadcast.
+        ValueError: if a standard deviation is not positive and finite, a mean is not finite,
+            or the shapes do not broadcast.
     """
     for name, value in (("std_p", std_p), ("std_q", std_q)):
-        if not np.all(np.asarray(value, dtype=np.float64) > 0):
+        array = np.asarray(value, dtype=np.float64)
+        if not np.all((array > 0) & np.isfinite(array)):
             raise ValueError(
-                f"`{name}` must be positive (a standard deviation). Received: {name}={value!r}"
+                f"`{name}` must be positive and finite (a standard deviation). "
+                f"Received: {name}={value!r}"
             )
+    for name, value in (("mean_p", mean_p), ("mean_q", mean_q)):
+        if not np.all(np.isfinite(np.asarray(value, dtype=np.float64))):
+            raise ValueError(f"`{name}` must be finite. Received: {name}={value!r}")
     try:
         np.broadcast_shapes(*(np.shape(v) for v in (mean_p, std_p, mean_q, std_q)))
     except ValueError:
@@ -185,6 +189,13 @@ def gaussian_kl(mean_p, std_p, mean_q, std_q):
 # keras.ops versions, for losses and layers on every backend.
 
 
+def _concrete_probabilities(name, value):
+    """Check a number or NumPy array as `bernoulli_kl` does; a backend tensor may be symbolic
+    (traced inside a compiled step), so it passes unchecked."""
+    if isinstance(value, (int, float, np.generic, np.ndarray)):
+        _probabilities(name, value)
+
+
 def _epsilon(epsilon):
     return keras.config.epsilon() if epsilon is None else epsilon
 
@@ -198,16 +209,20 @@ def bernoulli_kl_ops(rho, rho_hat, epsilon=None):
     """`bernoulli_kl` with `keras.ops`, for training; differentiable on every backend.
 
     Args:
-        rho: the target probability, a Python number in [0, 1] (or a tensor).
+        rho: the target probability, a number in [0, 1] (or a tensor).
         rho_hat: a tensor of estimates.
         epsilon: `rho_hat` is clipped into [epsilon, 1 - epsilon] so the value and gradient
             stay finite; defaults to `keras.config.epsilon()` (1e-7).
 
     Returns:
         A tensor shaped like `rho_hat`.
+
+    Raises:
+        ValueError: if `rho` or `rho_hat` is a number or NumPy array outside [0, 1] (tensors
+            are not checked: inside a compiled step their values are not known).
     """
-    if isinstance(rho, (int, float)):
-        rho = _validation.unit_interval("rho", rho)
+    _concrete_probabilities("rho", rho)
+    _concrete_probabilities("rho_hat", rho_hat)
     epsilon = _epsilon(epsilon)
     rho_hat = ops.clip(rho_hat, epsilon, 1 - epsilon)
     rho = ops.cast(rho, rho_hat.dtype)
@@ -215,7 +230,13 @@ def bernoulli_kl_ops(rho, rho_hat, epsilon=None):
 
 
 def bernoulli_kl_derivative_ops(rho, rho_hat, epsilon=None):
-    """`bernoulli_kl_derivative` with `keras.ops`, rho_hat clipped as in `bernoulli_kl_ops`."""
+    """`bernoulli_kl_derivative` with `keras.ops`, rho_hat clipped as in `bernoulli_kl_ops`.
+
+    Raises:
+        ValueError: if `rho` or `rho_hat` is a number or NumPy array outside [0, 1].
+    """
+    _concrete_probabilities("rho", rho)
+    _concrete_probabilities("rho_hat", rho_hat)
     epsilon = _epsilon(epsilon)
     rho_hat = ops.clip(rho_hat, epsilon, 1 - epsilon)
     return -rho / rho_hat + (1 - rho) / (1 - rho_hat)

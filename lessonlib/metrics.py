@@ -98,6 +98,10 @@ def frechet_distance(features_a, features_b):
 
     Returns:
         float.
+
+    Raises:
+        ValueError: if a set is not `(n, d)` with n >= 2, holds NaN or infinity, or the two
+            sets' feature sizes differ.
     """
     features = []
     for name, value in (("features_a", features_a), ("features_b", features_b)):
@@ -105,13 +109,18 @@ def frechet_distance(features_a, features_b):
         if value.ndim != 2 or len(value) < 2:
             raise ValueError(f"`{name}` must be feature vectors, shape (n, d) with n >= 2. "
                              f"Received: {name} of shape {value.shape}")
+        if not np.all(np.isfinite(value)):
+            raise ValueError(f"`{name}` must be finite; {np.sum(~np.isfinite(value))} of its "
+                             f"values are NaN or infinite. Received: {name} of shape "
+                             f"{value.shape}")
         features.append(value)
     (a, b) = features
     if a.shape[1] != b.shape[1]:
         raise ValueError("Both sets need features of the same size. Received: "
                          f"features_a of shape {a.shape}, features_b of shape {b.shape}")
     mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    # np.cov of a single feature is a 0-d array: keep it a 1x1 matrix.
+    cov_a, cov_b = (np.atleast_2d(np.cov(x, rowvar=False)) for x in (a, b))
     # Tr (S_a S_b)^(1/2) = Tr (S_a^(1/2) S_b S_a^(1/2))^(1/2), a symmetric matrix's square root:
     # eigenvalues, stable where features that never fire make the covariances singular.
     values, vectors = np.linalg.eigh(cov_a)

@@ -95,6 +95,18 @@ def test_a_cache_of_the_wrong_shape_is_reported(keras_home):
         load_mnist(source="keras")
 
 
+def test_a_cache_of_float_images_is_not_taken_for_keras_mnist(keras_home, capsys):
+    # Returned as it was, float32 pixels would break the documented uint8 contract (x / 255).
+    path = keras_cache_path()
+    os.makedirs(os.path.dirname(path))
+    np.savez(path, x_train=np.zeros((3, 28, 28), "float32"), y_train=np.zeros(3, "uint8"),
+             x_test=np.zeros((1, 28, 28), "float32"), y_test=np.zeros(1, "uint8"))
+    with pytest.raises(MnistUnavailableError, match=r"holds float32 images"):
+        load_mnist(source="keras")
+    (x_train, _), _ = load_mnist()
+    assert x_train.dtype == np.uint8 and "is not Keras's MNIST" in capsys.readouterr().out
+
+
 def test_source_keras_raises_a_clear_error_instead_of_falling_back(keras_home):
     with pytest.raises(MnistUnavailableError) as failure:
         load_mnist(source="keras")

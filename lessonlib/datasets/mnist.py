@@ -57,6 +57,14 @@ def _read_cache(path):
                 f"(found images {images.shape}, labels {labels.shape}). Delete it to let Keras "
                 "download it again."
             )
+        # Keras's file holds uint8 pixels 0-255 and uint8 labels 0-9; anything else is
+        # another file under its name, and the lessons' scaling (x / 255) would be wrong.
+        if images.dtype != np.uint8 or labels.dtype != np.uint8 or labels.max(initial=0) > 9:
+            raise MnistUnavailableError(
+                f"The MNIST cache file {path} is not Keras's MNIST: it holds {images.dtype} "
+                f"images and {labels.dtype} labels, not uint8 pixels and uint8 labels 0-9. "
+                "Delete it to let Keras download it again."
+            )
     return (x_train, y_train), (x_test, y_test)
 
 
