@@ -475,6 +475,46 @@ def sparsity_summary(rho_hat, weights, sparsity_target, image_shape=None, title=
     return _finish(figure)
 
 
+def sparsity_traces(steps, traces, sparsity_target, title=None):
+    """Each hidden unit's rho_hat_j over training, one panel per way of training.
+
+    Args:
+        steps: the training steps at which rho_hat was measured, shape `(T,)`.
+        traces: dict of label -> rho_hat over the whole data set at those steps, shape
+            `(T, num_hidden)`: one line per hidden unit.
+        sparsity_target: rho, drawn as a dashed line.
+        title: optional title.
+
+    Returns:
+        matplotlib.figure.Figure: log-scale panels sharing their axes, so a unit that spikes
+        towards 1 or dies towards 0 stands out against the band around rho.
+    """
+    steps = np.asarray(steps)
+    if not isinstance(traces, dict) or not traces:
+        raise ValueError(f"`traces` must be a non-empty dict. Received: traces={traces!r}")
+    for label, trace in traces.items():
+        if np.shape(trace)[:1] != steps.shape or np.ndim(trace) != 2:
+            raise ValueError(
+                f"Each trace must have shape (len(steps), num_hidden) = ({len(steps)}, ...). "
+                f"Received: traces[{label!r}] of shape {np.shape(trace)}"
+            )
+    figure, axes = plt.subplots(1, len(traces), figsize=(3.2 * len(traces), 3.2),
+                                sharex=True, sharey=True, squeeze=False)
+    floor = 1e-5  # a dead unit's rho_hat underflows towards 0; the log axis stops here
+    for axis, (label, trace) in zip(axes.flat, traces.items(), strict=True):
+        axis.plot(steps, np.clip(trace, floor, 1), linewidth=0.7, alpha=0.8)
+        axis.axhline(sparsity_target, color="black", linestyle="--", linewidth=1)
+        axis.set_yscale("log")
+        axis.set_ylim(floor, 1)
+        axis.set_title(label, fontsize=9)
+        axis.set_xlabel("training step")
+    axes.flat[0].set_ylabel(r"$\hat\rho_j$ over all the data")
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return _finish(figure)
+
+
 def densities_and_fits(x, target, fits, title=None):
     """A 1-D density with fitted densities over it (e.g. forward and reverse KL fits).
 

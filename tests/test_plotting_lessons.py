@@ -51,3 +51,14 @@ def test_projection_figure_outlines_the_receptive_field():
     rectangle = figure.axes[1].patches[0]
     assert (rectangle.get_width(), rectangle.get_height()) == (3, 4)
 
+
+
+def test_sparsity_traces_draws_every_unit_in_a_panel_per_estimate():
+    steps = np.arange(5)
+    traces = {"a": np.full((5, 3), 0.01), "b": np.linspace(0, 1, 15).reshape(5, 3)}
+    figure = plotting.sparsity_traces(steps, traces, sparsity_target=0.01)
+    assert [axis.get_title() for axis in figure.axes] == ["a", "b"]
+    assert len(figure.axes[1].lines) == 3 + 1  # three units and the line at rho
+    assert figure.axes[1].lines[0].get_ydata().min() == 1e-5  # a dead unit stays on the axis
+    with pytest.raises(ValueError, match=r"traces\['a'\] of shape \(4, 3\)"):
+        plotting.sparsity_traces(steps, {"a": np.zeros((4, 3))}, 0.01)

@@ -172,3 +172,50 @@ def test_linear_autoencoder_reaches_the_pca_error():
     assert model.encode(x).shape == (400, 2) and model.decode(model.encode(x)).shape == x.shape
     clone = Autoencoder.from_config(model.get_config())
     assert clone.num_latent == 2 and clone.hidden_units == ()
+
+
+class _Refreshes:
+    """Counts the full-data refreshes `fit` makes."""
+
+    def __init__(self, model):
+        self.count = 0
+        original = model.refresh_full_estimate
+
+        def counted(x):
+            self.count += 1
+            original(x)
+
+        model.refresh_full_estimate = counted
+
+
+@pytest.mark.parametrize("steps_per_execution", [1, 5])
+def test_full_estimate_refreshes_every_refresh_steps_across_epochs(steps_per_execution):
+    # 3 epochs of 8 steps: a refresh at steps 0, 10 and 20, whether Keras calls the batch
+    # callbacks at every step or once per 5 steps (then at the first call past each multiple).
+    x = np.random.default_rng(0).uniform(0.1, 0.9, (64, 16)).astype("float32")
+    model = SparseAutoencoder(16, 4, estimate="full", refresh_steps=10, seed=0)
+    counter = _Refreshes(model)
+    model.compile(optimizer="adam", steps_per_execution=runtime.steps_per_execution(
+        steps_per_execution))
+    model.fit(x, batch_size=8, epochs=3, verbose=0)
+    assert counter.count == 3
+
+
+@pytest.mark.parametrize("steps_per_execution", [1, 5])
+def test_sparsity_trace_records_the_current_weights_every_few_steps(steps_per_execution):
+    from lessonlib.training import SparsityTrace
+
+    x = np.random.default_rng(0).uniform(0.1, 0.9, (80, 16)).astype("float32")
+    model = SparseAutoencoder(16, 4, sparsity_target=0.05, beta=3.0, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(0.05), steps_per_execution=(
+        runtime.steps_per_execution(steps_per_execution)))
+    trace = SparsityTrace(x, every=5)
+    model.fit(x, batch_size=8, epochs=5, verbose=0, callbacks=[trace])
+    assert trace.steps == list(range(5, 51, 5))  # 10 steps an epoch, counted across epochs
+    assert trace.rho_hat.shape == (10, 4)
+    # The last record was taken after the last step: on JAX too, where the weights live in
+    # the trainer's state during fit.
+    np.testing.assert_allclose(trace.rho_hat[-1], model.average_activation(x), rtol=1e-6)
+    assert not np.allclose(trace.rho_hat[0], trace.rho_hat[-1], rtol=1e-3)
+    with pytest.raises(ValueError, match="every=0"):
+        SparsityTrace(x, every=0)

@@ -8,8 +8,10 @@ from lessonlib.training.callbacks import (
     EpochProgress,
     FrechetDistance,
     SampleGrid,
+    SparsityTrace,
     StopOnDivergence,
     TrainingFailed,
 )
 
-__all__ = ["EpochProgress", "FrechetDistance", "SampleGrid", "StopOnDivergence", "TrainingFailed"]
+__all__ = ["EpochProgress", "FrechetDistance", "SampleGrid", "SparsityTrace",
+           "StopOnDivergence", "TrainingFailed"]

@@ -1,5 +1,6 @@
-"""Callbacks for the lessons' training runs: a progress bar over epochs, and for GANs a
-sample grid from fixed noise and a stop on divergence."""
+"""Callbacks for the lessons' training runs: a progress bar over epochs, a sparse
+autoencoder's rho_hat over training, and for GANs a sample grid from fixed noise and a stop on
+divergence."""
 
 import keras
 import numpy as np
@@ -34,6 +35,45 @@ class EpochProgress(keras.callbacks.Callback):
         # Each value is already the epoch's mean: show it as is, not averaged over epochs.
         self.bar.stateful_metrics.update(name for name, _ in values)
         self.bar.update(epoch + 1, values=values, finalize=epoch + 1 >= self.epochs)
+
+
+class SparsityTrace(keras.callbacks.Callback):
+    """Every hidden unit's rho_hat over all of `x`, every `every` training steps.
+
+    For a `lessonlib.models.SparseAutoencoder`: how each unit's average activation moves while
+    it trains, whatever estimate of rho_hat the training itself uses (`plotting.sparsity_traces`
+    draws it). Each record is a forward pass over `x`.
+
+    Args:
+        x: the data to average over, shape `(M, D)`.
+        every: record after every this many training steps (counted across epochs).
+
+    Attributes:
+        steps: the steps recorded, a list of ints.
+        rho_hat: a NumPy array `(len(steps), num_hidden)` once training has run.
+    """
+
+    def __init__(self, x, every=10):
+        super().__init__()
+        self.x = np.asarray(x, dtype="float32")
+        self.every = _validation.positive_int("every", every)
+        self.steps, self._records, self._epoch = [], [], 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        # With steps_per_execution > 1, Keras calls this once per execution, with `batch` the
+        # last step it ran: record when the count has passed a multiple of `every`.
+        step = self._epoch * self.params["steps"] + batch + 1
+        last = self.steps[-1] if self.steps else 0
+        if step // self.every > last // self.every:
+            self.steps.append(step)
+            self._records.append(self.model.average_activation(self.x))
+
+    @property
+    def rho_hat(self):
+        return np.array(self._records).reshape(len(self._records), -1)
 
 
 class SampleGrid(keras.callbacks.Callback):
