@@ -192,3 +192,43 @@ def test_bad_shapes():
         MaxUnpooling2D(2, output_size=(10, 10))(pooled, switches)
     with pytest.raises(ValueError, match=r"same shape"):
         MaxUnpooling2D(2)(pooled, np.zeros((1, 3, 2, 1), "int32"))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
+def test_overlapping_windows_that_pick_the_same_position_unpool_it_exactly(dtype):
+    # Three windows of width 3, stride 1, all pick position 2: the value comes back as it was,
+    # not as a mean of three copies (a sum / count is an ulp off in float32, more in bfloat16).
+    x = np.array([0, 0, 0.8132702, 0, 0], "float32").reshape(1, 1, 5, 1)
+    x = ops.cast(ops.convert_to_tensor(x), dtype)
+    pooled, switches = MaxPoolingWithSwitches((1, 3), strides=1)(x)
+    np.testing.assert_array_equal(ops.convert_to_numpy(switches).ravel(), [2, 2, 2])
+    unpooled = MaxUnpooling2D((1, 3), strides=1, output_size=(1, 5))(pooled, switches)
+    np.testing.assert_array_equal(ops.convert_to_numpy(ops.cast(unpooled, "float32")),
+                                  ops.convert_to_numpy(ops.cast(x, "float32")))
+
+
+@pytest.mark.parametrize("fill", [np.nan, -np.inf])
+def test_padding_never_wins_and_nan_wins_on_every_backend(fill):
+    # Pool 3, stride 2, "same" on 5x5 pads one row and column on each side, so the first
+    # window starts in the padding. Its four image cells hold `fill`; the padding's -inf must
+    # still lose (its switch, -1, is no position of the input).
+    x = np.arange(25, dtype="float32").reshape(1, 5, 5, 1)
+    x[0, :2, :2, 0] = fill
+    pooled, switches = MaxPoolingWithSwitches(3, strides=2, padding="same")(x)
+    pooled, switches = ops.convert_to_numpy(pooled), ops.convert_to_numpy(switches)
+    assert switches.min() >= 0 and switches.max() < 25
+    assert switches[0, 0, 0, 0] == 0  # the first image cell in row-major order
+    if np.isnan(fill):
+        assert np.isnan(pooled[0, 0, 0, 0])
+    else:
+        assert pooled[0, 0, 0, 0] == -np.inf
+    unpooled = MaxUnpooling2D(3, strides=2, padding="same", output_size=(5, 5))(pooled, switches)
+    assert ops.convert_to_numpy(unpooled).shape == (1, 5, 5, 1)
+
+
+def test_a_nan_wins_its_window_where_windows_tile():
+    x = np.zeros((1, 4, 4, 1), "float32")
+    x[0, 1, 1, 0], x[0, 0, 0, 0] = np.nan, 5.0
+    pooled, switches = MaxPoolingWithSwitches(2)(x)
+    assert np.isnan(ops.convert_to_numpy(pooled)[0, 0, 0, 0])
+    assert ops.convert_to_numpy(switches)[0, 0, 0, 0] == 5  # position (1, 1) of a 4-wide input

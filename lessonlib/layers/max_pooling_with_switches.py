@@ -16,6 +16,11 @@ class MaxPoolingWithSwitches(keras.layers.Layer):
     switch per window, also when several inputs tie (ReLU outputs tie at 0 all the time): the
     first maximum in row-major order wins. Gradients reach only the winning input.
 
+    A NaN wins its window, as in NumPy's `argmax` and PyTorch's `max_pool2d`: the first NaN
+    (or +inf, whichever comes first) in row-major order, on every backend (TensorFlow's own
+    argmax would skip NaN). With `padding="same"`, a position in the padding never wins, not
+    even against -inf or NaN inputs: every switch is a position in the input.
+
     Args:
         pool_size: int or `(height, width)` of the pooling window. Default 2.
         strides: int or pair; defaults to `pool_size`. Windows may overlap (stride < pool).
@@ -68,6 +73,11 @@ class MaxPoolingWithSwitches(keras.layers.Layer):
         positions = geometry.window_positions(
             height, width, self.pool_size, self.strides, self.padding
         )
+        # Each window's padding entries (-1) moved after its input positions, which keep their
+        # row-major order: argmax takes the first of equal values, so the padding's -inf
+        # loses every tie, also against an input of -inf.
+        order = np.argsort(positions < 0, axis=1, kind="stable")
+        positions = np.take_along_axis(positions, order, axis=1)
         self._height, self._width = height, width
         self._num_windows, self._window_length = positions.shape
         self._tiles = geometry.tiles_exactly(self.pool_size, self.strides, self.padding,
@@ -115,7 +125,9 @@ class MaxPoolingWithSwitches(keras.layers.Layer):
             return self._torch_call(inputs)
         channels = inputs.shape[-1]
         windows = self._windows(inputs)
-        winner = ops.argmax(windows, axis=2)  # the first maximum in row-major order
+        # NaN as +inf, so it wins on every backend; the first maximum in row-major order.
+        keys = ops.where(ops.isnan(windows), float("inf"), windows)
+        winner = ops.argmax(keys, axis=2)
         pooled = ops.take_along_axis(windows, ops.expand_dims(winner, 2), axis=2)
         window_start = ops.arange(self._num_windows, dtype="int32") * self._window_length
         switches = ops.take(

@@ -136,9 +136,11 @@ class MaxUnpooling2D(keras.layers.Layer):
         if self._depth == 1:
             unpooled = placed[:, :, 0]
         else:
-            # Overlapping windows may all have picked this position: their values are equal.
-            hits = ops.sum(ops.cast(hit, placed.dtype), axis=2)
-            unpooled = ops.sum(placed, axis=2) / ops.maximum(hits, 1)
+            # Overlapping windows may all have picked this position; their values are equal,
+            # and their max is that value exactly (a mean, sum / count, can be an ulp off).
+            lowest = ops.full_like(candidates, float("-inf"))
+            largest = ops.max(ops.where(hit, candidates, lowest), axis=2)
+            unpooled = ops.where(ops.any(hit, axis=2), largest, ops.zeros_like(largest))
         return ops.reshape(unpooled, (-1, self._height, self._width, channels))
 
     def compute_output_shape(self, values_shape, switches_shape=None):
