@@ -56,6 +56,10 @@ def mean_iou(y_true, y_pred, num_classes):
     For class c, IoU = TP / (TP + FP + FN). Classes that appear neither in `y_true` nor in
     `y_pred` have no IoU (NaN) and do not count in the mean, as in Keras's `MeanIoU`.
 
+    With no pixels at all (empty inputs) no class is present and the mean is NaN: there is
+    nothing to score. Keras's `MeanIoU` returns 0 there, which would read as a model that got
+    every pixel wrong.
+
     Returns:
         `(mean, per_class)`: a float and a float64 array of `num_classes` values.
     """

@@ -82,3 +82,10 @@ def test_sparse_autoencoder_rejects_inputs_that_are_not_one_vector_per_sample():
     model = SparseAutoencoder(16, 4)
     with pytest.raises(ValueError, match=r"inputs of shape \(batch_size, 16\).*\(2, 3, 16\)"):
         model(np.zeros((2, 3, 16), "float32"))
+
+
+def test_mean_iou_of_no_pixels_is_nan_not_a_score():
+    mean, per_class = metrics.mean_iou(np.zeros((0, 4, 4), int), np.zeros((0, 4, 4), int), 3)
+    assert np.isnan(mean) and np.isnan(per_class).all()
+    keras_metric = metrics.MeanIoU(num_classes=3)  # Keras's reading of the same: 0
+    assert float(keras_metric.result()) == 0.0
