@@ -21,7 +21,7 @@ import os
 
 import keras
 
-from lessonlib import _validation
+from lessonlib import _keras_internals, _validation
 
 FAST_MODE_VARIABLE = "LESSONLIB_FAST"
 SEED_VARIABLE = "LESSONLIB_SEED"
@@ -285,16 +285,8 @@ def without_autotuner(dataset):
 
 
 def _array_adapter():
-    """Keras's class that turns arrays into a `tf.data` pipeline, or None if it has moved.
-
-    Keras offers no public option for that pipeline's `tf.data.Options`, so `tf_data_autotuner`
-    wraps the method that builds it (keras/src/trainers/data_adapters/array_data_adapter.py).
-    """
-    try:
-        from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
-    except ImportError:
-        return None
-    return ArrayDataAdapter
+    """Keras's class that turns arrays into a `tf.data` pipeline, or None if it has moved."""
+    return _keras_internals.array_adapter()
 
 
 def tf_data_autotuner(enabled):

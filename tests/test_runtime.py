@@ -211,3 +211,14 @@ def test_tf_data_autotuner_leaves_a_moved_keras_pipeline_alone(monkeypatch):
     monkeypatch.setattr(runtime, "_array_adapter", lambda: None)
     assert runtime.tf_data_autotuner(False) is False
     runtime.setup(seed=0, verbose=False)  # the lessons still start
+
+
+def test_a_test_may_leave_a_global_setting_changed():
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    keras.config.set_floatx("float64")
+
+
+def test_the_next_test_starts_from_the_settings_before_it():
+    # tests/conftest.py restores them after every test (pytest runs a file's tests in order).
+    assert keras.mixed_precision.global_policy().name == "float32"
+    assert keras.config.floatx() == "float32"

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from lessonlib import _validation
+from lessonlib import _keras_internals, _validation
 from lessonlib.layers.kl_sparsity import KLSparsity
 
 
@@ -219,10 +219,7 @@ class SparseAutoencoder(keras.Model):
             )
         if not self.built:
             self.build((None, self.input_dim))
-        if hasattr(self, "jax_state_sync"):
-            # Inside JAX's fit (from a callback) the weights live in the trainer's state:
-            # bring them back before reading them.
-            self.jax_state_sync()
+        _keras_internals.sync_training_state(self)  # called from a callback during fit
         total = np.zeros(self.num_hidden, dtype=np.float64)
         for start in range(0, len(x), batch_size):
             hidden = self.encoder(x[start:start + batch_size])

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from lessonlib import _validation, gan_theory, runtime
+from lessonlib import _keras_internals, _validation, gan_theory, runtime
 
 _BACKENDS = ("tensorflow", "jax", "torch")
 _SCHEDULES = ("simultaneous", "notes")
@@ -165,7 +165,7 @@ class GAN(keras.Model):
             convolutional = any(
                 isinstance(layer, keras.layers.Conv2D | keras.layers.Conv2DTranspose)
                 for network in (self.generator, self.discriminator)
-                for layer in network._flatten_layers())
+                for layer in _keras_internals.sublayers(network))
             jit_compile = runtime.jit_compile(convolutional=convolutional)
         super().compile(optimizer=None, jit_compile=jit_compile,
                         steps_per_execution=steps_per_execution)
@@ -336,8 +336,7 @@ class GAN(keras.Model):
         if noise.ndim != 2 or noise.shape[1] != self.latent_dim:
             raise ValueError(f"`noise` must have shape (n, {self.latent_dim}). Received: noise "
                              f"of shape {noise.shape}")
-        if hasattr(self, "jax_state_sync"):
-            self.jax_state_sync()  # called mid-fit by a callback on JAX
+        _keras_internals.sync_training_state(self)  # called from a callback during fit
         outputs = [keras.ops.convert_to_numpy(self.generator(noise[start:start + batch_size],
                                                              training=False))
                    for start in range(0, len(noise), batch_size)]
@@ -346,8 +345,7 @@ class GAN(keras.Model):
     def discriminate(self, samples, batch_size=1024):
         """D(x) = sigmoid(logit) for each sample, as a float NumPy array of shape `(n,)`."""
         samples = np.asarray(samples, dtype="float32")
-        if hasattr(self, "jax_state_sync"):
-            self.jax_state_sync()
+        _keras_internals.sync_training_state(self)
         logits = [keras.ops.convert_to_numpy(self.discriminator(samples[start:start + batch_size],
                                                                 training=False))
                   for start in range(0, len(samples), batch_size)]
@@ -367,9 +365,10 @@ class GAN(keras.Model):
         would draw other noise and other dropout masks than the run it continues. Saved here,
         a resumed run ends with the same weights as one never interrupted.
         """
-        seed_states = [generator.state for layer in self._flatten_layers()
-                       for generator in layer._seed_generators]
-        return self._trainable_variables + self._non_trainable_variables + seed_states
+        seed_states = [generator.state
+                       for layer in [self, *_keras_internals.sublayers(self)]
+                       for generator in _keras_internals.seed_generators(layer)]
+        return _keras_internals.own_variables(self) + seed_states
 
     def save_own_variables(self, store):
         for index, variable in enumerate(self._saved_state()):

@@ -1,0 +1,23 @@
+"""Fixtures for the library tests (the lessons run through nbval, configured in ../conftest.py)."""
+
+import keras
+import pytest
+
+from lessonlib import runtime
+
+
+@pytest.fixture(autouse=True)
+def keras_globals_restored():
+    """Each test starts from the global Keras state the one before it found, as Keras's own
+    `TestCase` does: the dtype policy, floatx, the `tf.data` autotuner setting that
+    `runtime.setup` changes, and a cleared session (layer names, random seed state)."""
+    policy, floatx = keras.mixed_precision.global_policy(), keras.config.floatx()
+    adapter = runtime._array_adapter() if keras.backend.backend() == "tensorflow" else None
+    pipeline = adapter.get_tf_dataset if adapter is not None else None
+    yield
+    keras.mixed_precision.set_global_policy(policy)
+    keras.config.set_floatx(floatx)
+    if adapter is not None:
+        adapter.get_tf_dataset = pipeline
+    keras.backend.clear_session()
+
