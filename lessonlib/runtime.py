@@ -284,11 +284,6 @@ def without_autotuner(dataset):
     return dataset.with_options(options)
 
 
-def _array_adapter():
-    """Keras's class that turns arrays into a `tf.data` pipeline, or None if it has moved."""
-    return _keras_internals.array_adapter()
-
-
 def tf_data_autotuner(enabled):
     """On TensorFlow, turn `tf.data`'s autotuner on or off in the pipelines Keras builds when
     `fit`, `evaluate` or `predict` get NumPy arrays (see `without_autotuner` for why).
@@ -308,7 +303,7 @@ def tf_data_autotuner(enabled):
     """
     if not isinstance(enabled, bool):
         raise TypeError(f"`enabled` must be True or False. Received: enabled={enabled!r}")
-    adapter = _array_adapter() if keras.backend.backend() == "tensorflow" else None
+    adapter = _keras_internals.array_adapter() if keras.backend.backend() == "tensorflow" else None
     if adapter is None:
         return False
     keras_pipeline = getattr(adapter.get_tf_dataset, "keras_pipeline", adapter.get_tf_dataset)

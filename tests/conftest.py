@@ -3,7 +3,7 @@
 import keras
 import pytest
 
-from lessonlib import runtime
+from lessonlib import _keras_internals
 
 
 @pytest.fixture(autouse=True)
@@ -12,7 +12,7 @@ def keras_globals_restored():
     `TestCase` does: the dtype policy, floatx, the `tf.data` autotuner setting that
     `runtime.setup` changes, and a cleared session (layer names, random seed state)."""
     policy, floatx = keras.mixed_precision.global_policy(), keras.config.floatx()
-    adapter = runtime._array_adapter() if keras.backend.backend() == "tensorflow" else None
+    adapter = _keras_internals.array_adapter() if keras.backend.backend() == "tensorflow" else None
     pipeline = adapter.get_tf_dataset if adapter is not None else None
     yield
     keras.mixed_precision.set_global_policy(policy)

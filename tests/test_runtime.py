@@ -208,7 +208,7 @@ def test_tf_data_autotuner_changes_nothing_on_other_backends_and_checks_its_argu
 
 
 def test_tf_data_autotuner_leaves_a_moved_keras_pipeline_alone(monkeypatch):
-    monkeypatch.setattr(runtime, "_array_adapter", lambda: None)
+    monkeypatch.setattr(runtime._keras_internals, "array_adapter", lambda: None)
     assert runtime.tf_data_autotuner(False) is False
     runtime.setup(seed=0, verbose=False)  # the lessons still start
 
