@@ -219,3 +219,16 @@ def test_sparsity_trace_records_the_current_weights_every_few_steps(steps_per_ex
     assert not np.allclose(trace.rho_hat[0], trace.rho_hat[-1], rtol=1e-3)
     with pytest.raises(ValueError, match="every=0"):
         SparsityTrace(x, every=0)
+
+
+def test_sparsity_trace_counts_steps_when_the_data_has_no_length():
+    # A generator: Keras knows no number of steps an epoch (`params["steps"]` is None), so the
+    # trace counts the steps itself.
+    from lessonlib.training import SparsityTrace
+
+    x = np.random.default_rng(0).uniform(0.1, 0.9, (80, 16)).astype("float32")
+    model = SparseAutoencoder(16, 4, sparsity_target=0.05, beta=3.0, seed=0)
+    model.compile(optimizer=keras.optimizers.Adam(0.05))
+    trace = SparsityTrace(x, every=4)
+    model.fit(((batch,) for batch in np.split(x, 10)), epochs=1, verbose=0, callbacks=[trace])
+    assert trace.steps == [4, 8]

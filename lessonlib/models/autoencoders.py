@@ -286,18 +286,23 @@ class _FullEstimate(keras.callbacks.Callback):
                 f"activations over all of it. Received: x of type {type(x).__name__}"
             )
         self.autoencoder, self.x, self.refresh_steps = autoencoder, x, refresh_steps
-        self._epoch, self._next = 0, 0
+        # Steps run in the epochs before this one, and in this one so far: counted here, since
+        # `params["steps"]` is None when the data's length is unknown (a generator).
+        self._before, self._in_epoch, self._next = 0, 0, 0
 
     def on_train_begin(self, logs=None):
-        self._next = 0
+        self._before, self._in_epoch, self._next = 0, 0, 0
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
+    def on_epoch_end(self, epoch, logs=None):
+        self._before, self._in_epoch = self._before + self._in_epoch, 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._in_epoch = batch + 1
 
     def on_train_batch_begin(self, batch, logs=None):
         # With steps_per_execution > 1, Keras calls this once per execution, with `batch` the
         # first step it will run: refresh at the first call at or past each multiple.
-        step = self._epoch * self.params["steps"] + batch
+        step = self._before + batch
         if step >= self._next:
             self.autoencoder.refresh_full_estimate(self.x)
             self._next = step - step % self.refresh_steps + self.refresh_steps

@@ -57,15 +57,22 @@ class SparsityTrace(keras.callbacks.Callback):
         super().__init__()
         self.x = np.asarray(x, dtype="float32")
         self.every = _validation.positive_int("every", every)
-        self.steps, self._records, self._epoch = [], [], 0
+        self.steps, self._records = [], []
+        # Steps run in the epochs before this one, and in this one so far: counted here, since
+        # `params["steps"]` is None when the data's length is unknown (a generator).
+        self._before, self._in_epoch = 0, 0
 
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
+    def on_train_begin(self, logs=None):
+        self._before, self._in_epoch = 0, 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._before, self._in_epoch = self._before + self._in_epoch, 0
 
     def on_train_batch_end(self, batch, logs=None):
         # With steps_per_execution > 1, Keras calls this once per execution, with `batch` the
         # last step it ran: record when the count has passed a multiple of `every`.
-        step = self._epoch * self.params["steps"] + batch + 1
+        self._in_epoch = batch + 1
+        step = self._before + batch + 1
         last = self.steps[-1] if self.steps else 0
         if step // self.every > last // self.every:
             self.steps.append(step)
