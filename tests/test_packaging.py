@@ -93,3 +93,14 @@ def test_notebooks_follow_the_course_template(path):
         assert not re.search(r"^\s*[!%]pip", source, re.MULTILINE), "no !pip in a lesson"
     readme = (ROOT / "README.md").read_text()
     assert path.name in readme, f"the README's lesson table does not list {path.name}"
+
+
+def test_the_version_is_written_once():
+    # pyproject.toml reads it from lessonlib.__version__; the installed metadata must agree.
+    import importlib.metadata
+
+    import lessonlib
+
+    assert "version" not in pyproject()["project"]
+    assert pyproject()["project"]["dynamic"] == ["version"]
+    assert importlib.metadata.version("lessonlib") == lessonlib.__version__
