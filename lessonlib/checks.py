@@ -5,7 +5,7 @@ and graders treat it as a failed assertion) with a message a student can act on:
 is, what it should be, how far off it is, and, when the exercise gives one, a hint about the
 usual mistake.
 
-    >>> assert_close(kl_penalty, 0.031, name="KL penalty",
+    >>> assert_close(kl_penalty, 0.031, name="KL penalty",  # doctest: +SKIP
     ...              hint="did you average rho-hat over the batch?")
     CheckFailed: Your KL penalty is 0.12 but should be 0.031 (relative error 2.87, tolerance
     rtol=1e-06).

@@ -64,7 +64,7 @@ def bernoulli_kl(rho, rho_hat):
     Example:
 
     >>> round(float(bernoulli_kl(0.05, 0.2)), 4)
-    0.0776
+    0.0939
     """
     _same_shape("rho", rho, "rho_hat", rho_hat)
     p, q = _probabilities("rho", rho), _probabilities("rho_hat", rho_hat)

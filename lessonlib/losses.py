@@ -22,7 +22,7 @@ def pixel_crossentropy(y_true, y_pred):
 
     Example:
 
-    >>> model.compile(optimizer="adam", loss=pixel_crossentropy)
+    >>> model.compile(optimizer="adam", loss=pixel_crossentropy)  # doctest: +SKIP
     """
     num_classes = ops.shape(y_pred)[-1]
     return keras.losses.sparse_categorical_crossentropy(

@@ -77,7 +77,7 @@ class MeanIoU(keras.metrics.MeanIoU):
 
     Example:
 
-    >>> model.compile(..., metrics=[MeanIoU(num_classes=11)])
+    >>> model.compile(..., metrics=[MeanIoU(num_classes=11)])  # doctest: +SKIP
     """
 
     def __init__(self, num_classes, name="mean_iou", **kwargs):

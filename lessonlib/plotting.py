@@ -83,7 +83,7 @@ def image_grid(images, ncols=None, titles=None, image_shape=None, cmap="gray", t
 
     Example:
 
-    >>> figure = image_grid(x_train[:16], titles=y_train[:16])
+    >>> figure = image_grid(x_train[:16], titles=y_train[:16])  # doctest: +SKIP
     """
     images = _as_images(images, image_shape)
     count = len(images)

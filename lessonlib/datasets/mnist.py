@@ -142,7 +142,7 @@ def load_mnist(source="auto", seed=0, verbose=True):
 
     Example:
 
-    >>> (x_train, y_train), (x_test, y_test) = load_mnist()
+    >>> (x_train, y_train), (x_test, y_test) = load_mnist()  # doctest: +SKIP
     """
     _validation.one_of("source", source, _SOURCES)
     seed = _validation.non_negative_int("seed", seed)

@@ -39,10 +39,17 @@ class MaxPoolingWithSwitches(keras.layers.Layer):
         ValueError: for a bad pool size, stride or padding, an input that is not 4-D with known
             height and width, or a window larger than a "valid" input.
 
-    Example:
+    Example: each 2x2 window's maximum, and where it was (`y * width + x`).
 
-    >>> pooled, switches = MaxPoolingWithSwitches(pool_size=2)(features)
-    >>> restored = MaxUnpooling2D(pool_size=2)(pooled, switches)
+    >>> image = np.array([[1, 9, 2, 0],
+    ...                   [4, 3, 8, 6],
+    ...                   [7, 0, 5, 1],
+    ...                   [2, 6, 3, 4]], dtype="float32").reshape(1, 4, 4, 1)
+    >>> pooled, switches = MaxPoolingWithSwitches(pool_size=2)(image)
+    >>> keras.ops.convert_to_numpy(pooled)[0, :, :, 0].tolist()
+    [[9.0, 8.0], [7.0, 5.0]]
+    >>> keras.ops.convert_to_numpy(switches)[0, :, :, 0].tolist()
+    [[1, 6], [8, 10]]
     """
 
     def __init__(self, pool_size=2, strides=None, padding="valid", **kwargs):

@@ -33,6 +33,18 @@ class MaxUnpooling2D(keras.layers.Layer):
     Raises:
         ValueError: for bad arguments, values and switches of different shapes, or an
             `output_size` that does not pool to the values' size.
+
+    Example: pool a 4x4 image and put each maximum back where it was; 3 of 4 places are zero.
+
+    >>> from lessonlib.layers import MaxPoolingWithSwitches
+    >>> image = np.array([[1, 9, 2, 0],
+    ...                   [4, 3, 8, 6],
+    ...                   [7, 0, 5, 1],
+    ...                   [2, 6, 3, 4]], dtype="float32").reshape(1, 4, 4, 1)
+    >>> pooled, switches = MaxPoolingWithSwitches(pool_size=2)(image)
+    >>> restored = MaxUnpooling2D(pool_size=2)(pooled, switches)
+    >>> keras.ops.convert_to_numpy(restored)[0, :, :, 0].tolist()
+    [[0.0, 9.0, 0.0, 0.0], [0.0, 0.0, 8.0, 0.0], [7.0, 0.0, 5.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
     """
 
     def __init__(self, pool_size=2, strides=None, padding="valid", output_size=None, **kwargs):

@@ -46,8 +46,8 @@ class DigitFeatures:
 
     Example:
 
-    >>> space = DigitFeatures(x_train, y_train, x_test, y_test)
-    >>> space.distance(generated, x_test)
+    >>> space = DigitFeatures(x_train, y_train, x_test, y_test)  # doctest: +SKIP
+    >>> space.distance(generated, x_test)  # doctest: +SKIP
     """
 
     def __init__(self, x_train, y_train, x_test, y_test, epochs=3, batch_size=128,

@@ -84,10 +84,10 @@ class GAN(keras.Model):
 
     Example:
 
-    >>> gan = GAN(generator, discriminator)
-    >>> gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+    >>> gan = GAN(generator, discriminator)  # doctest: +SKIP
+    >>> gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),  # doctest: +SKIP
     ...             g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
-    >>> gan.fit(x_train, batch_size=256, epochs=20)
+    >>> gan.fit(x_train, batch_size=256, epochs=20)  # doctest: +SKIP
     """
 
     def __init__(self, generator, discriminator, latent_dim=None, seed=None, **kwargs):

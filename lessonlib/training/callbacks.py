@@ -97,9 +97,9 @@ class SampleGrid(keras.callbacks.Callback):
 
     Example:
 
-    >>> grid = SampleGrid(gan.sample_noise(36))
-    >>> gan.fit(x, epochs=20, callbacks=[grid])
-    >>> grid.animation()
+    >>> grid = SampleGrid(gan.sample_noise(36))  # doctest: +SKIP
+    >>> gan.fit(x, epochs=20, callbacks=[grid])  # doctest: +SKIP
+    >>> grid.animation()  # doctest: +SKIP
     """
 
     def __init__(self, noise, show=True, ncols=None):
