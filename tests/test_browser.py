@@ -226,7 +226,12 @@ def _save_and_read(page, path):
     page.keyboard.press("Escape")
     page.keyboard.press("Control+s")
     deadline = time.monotonic() + 60
-    while path.stat().st_mtime_ns == before and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        if path.stat().st_mtime_ns != before:
+            try:
+                return json.loads(path.read_text())
+            except json.JSONDecodeError:
+                pass  # read mid-write: Jupyter's server writes the file in place
         time.sleep(0.2)
     return json.loads(path.read_text())
 
