@@ -86,7 +86,7 @@ def test_notebooks_follow_the_course_template(path):
     code = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
     headings = [line for text in markdown for line in text.splitlines() if line.startswith("#")]
     assert sum(1 for line in headings if re.match(r"# \S", line)) == 1, "exactly one H1"
-    for section in ("## Overview", "## Setup", "## Summary"):
+    for section in ("## Overview", "## Setup", "## Summary", "## References"):
         assert section in headings, f"{path.name} has no '{section}' section"
     assert "runtime.setup(seed=" in code[0], "the first code cell is Setup, with a seed"
     for source in code:
