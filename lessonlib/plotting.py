@@ -67,7 +67,8 @@ def _as_images(images, image_shape):
     return images[..., 0] if images.ndim == 4 and images.shape[-1] == 1 else images
 
 
-def image_grid(images, ncols=None, titles=None, image_shape=None, cmap="gray", title=None):
+def image_grid(images, ncols=None, titles=None, image_shape=None, cmap="gray", title=None,
+               symmetric=False):
     """Show images in a grid, one per cell, without axes.
 
     Args:
@@ -77,6 +78,8 @@ def image_grid(images, ncols=None, titles=None, image_shape=None, cmap="gray", t
         image_shape: the shape of each image when `images` are flat and not square.
         cmap: colormap for single-channel images.
         title: a title over the whole grid.
+        symmetric: for signed single-channel images (basis vectors, filters): each on a scale
+            from -max|x| to +max|x|, so that 0 is the middle grey and the sign reads.
 
     Returns:
         matplotlib.figure.Figure
@@ -101,7 +104,11 @@ def image_grid(images, ncols=None, titles=None, image_shape=None, cmap="gray", t
     for index, axis in enumerate(axes.flat):
         axis.axis("off")
         if index < count:
-            axis.imshow(images[index], cmap=cmap)
+            limit = None
+            if symmetric:
+                limit = float(np.max(np.abs(images[index]))) or 1.0  # all zero: any scale
+            axis.imshow(images[index], cmap=cmap, vmin=None if limit is None else -limit,
+                        vmax=limit)
             if titles is not None:
                 axis.set_title(str(titles[index]), fontsize=8)
     if title:

@@ -17,6 +17,15 @@ def test_image_grid_returns_a_closed_figure_with_one_panel_per_image():
     assert shown[3].get_title() == "3"
 
 
+def test_image_grid_shows_signed_images_on_a_scale_symmetric_about_zero():
+    images = np.array([[[0.5, -2.0], [1.0, 0.0]], [[0.1, 0.3], [0.2, 0.0]]])
+    shown = [axis.images[0] for axis in plotting.image_grid(images, symmetric=True).axes
+             if axis.images]
+    assert [image.get_clim() for image in shown] == [(-2.0, 2.0), (-0.3, 0.3)]
+    plain = [axis.images[0] for axis in plotting.image_grid(images).axes if axis.images]
+    assert plain[1].get_clim() == (0.0, 0.3)  # matplotlib's own: from min to max
+
+
 @pytest.mark.parametrize("shape", [(4, 28, 28), (4, 28, 28, 1), (4, 16, 16, 3), (4, 784)])
 def test_image_grid_accepts_usual_layouts(shape):
     assert isinstance(plotting.image_grid(np.zeros(shape)), Figure)
