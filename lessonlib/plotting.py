@@ -221,6 +221,41 @@ def training_curves(history, metrics=None, title=None):
     return _finish(figure)
 
 
+def compare_curves(curves, first_epoch=0, reference=None, reference_label=None, ylabel=None,
+                   title=None):
+    """Several runs' curves on one axis, to compare them, with an optional reference line.
+
+    Args:
+        curves: dict `{run name: [value per epoch]}`.
+        first_epoch: the epoch of each curve's first value (0: measured before training).
+        reference: a value to draw as a dashed horizontal line (a bound, an optimum).
+        reference_label: its legend entry.
+        ylabel, title: optional labels.
+
+    Returns:
+        matplotlib.figure.Figure
+    """
+    if not isinstance(curves, dict) or not curves or not all(len(v) for v in curves.values()):
+        raise ValueError("`curves` must be a non-empty dict of non-empty lists of values. "
+                         f"Received: curves={curves!r}")
+    figure, axis = plt.subplots(figsize=(7, 3.6))
+    for name, values in curves.items():
+        axis.plot(np.arange(first_epoch, first_epoch + len(values)), values, marker="o",
+                  markersize=3, label=name)
+    if reference is not None:
+        axis.axhline(reference, color="k", linestyle="--", linewidth=1,
+                     label=reference_label or f"{reference:.3g}")
+    axis.set_xlabel("epoch")
+    if ylabel:
+        axis.set_ylabel(ylabel)
+    if title:
+        axis.set_title(title)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    return _finish(figure)
+
+
 def _annotate(axis, values, fmt="{:.2g}"):
     if values.size <= 64:
         for (row, column), value in np.ndenumerate(values):

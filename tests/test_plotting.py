@@ -89,3 +89,15 @@ def test_figures_display_as_png_in_ipython_whatever_the_backend():
     finally:
         InteractiveShell.clear_instance()
         importlib.reload(plotting)
+
+
+def test_compare_curves_draws_every_run_from_epoch_0_on_one_axis_with_the_reference():
+    figure = plotting.compare_curves({"a": [3.0, 2.0, 1.0], "b": [3.0, 2.5, 2.0]},
+                                     reference=-1.386, reference_label="-log 4")
+    (axis,) = figure.axes
+    lines = axis.get_lines()
+    assert [line.get_label() for line in lines] == ["a", "b", "-log 4"]
+    assert list(lines[0].get_xdata()) == [0, 1, 2]
+    assert list(lines[2].get_ydata()) == [-1.386, -1.386]
+    with pytest.raises(ValueError, match="curves="):
+        plotting.compare_curves({})
