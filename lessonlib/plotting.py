@@ -381,9 +381,13 @@ def label_maps(images, masks, predictions=None, num_classes=11, background=10, c
         count: how many images to show.
         titles: optional titles for the columns.
 
+    A legend beside the maps names each class's colour (digits by their value, "background").
+
     Returns:
         matplotlib.figure.Figure
     """
+    from matplotlib.patches import Patch
+
     images = _as_images(np.asarray(images)[:count], None)
     rows = [("image", images, "gray"), ("truth", np.asarray(masks)[:count], None)]
     if predictions is not None:
@@ -412,7 +416,11 @@ def label_maps(images, masks, predictions=None, num_classes=11, background=10, c
                 axis.set_ylabel(name)
             if row == 0 and titles is not None:
                 axis.set_title(str(titles[column]), fontsize=8)
-    figure.tight_layout()
+    names = ["background" if label == background else str(label) for label in range(num_classes)]
+    figure.legend(handles=[Patch(facecolor=colors(label), edgecolor="0.5", label=name)
+                           for label, name in enumerate(names)],
+                  loc="center right", fontsize=8, title="class", title_fontsize=8)
+    figure.tight_layout(rect=(0, 0, 1 - 1.3 / figure.get_figwidth(), 1))
     return _finish(figure)
 
 

@@ -33,6 +33,11 @@ def test_label_maps_adds_a_row_per_prediction():
     figure = plotting.label_maps(images, masks, [("a", masks), ("b", np.zeros((3, 8, 8, 11)))])
     assert len(figure.axes) == 4 * 3
     assert [figure.axes[i * 3].get_ylabel() for i in range(4)] == ["image", "truth", "a", "b"]
+    (legend,) = figure.legends  # each class's colour named beside the maps
+    assert [text.get_text() for text in legend.get_texts()] == [*map(str, range(10)),
+                                                                "background"]
+    black = legend.legend_handles[10].get_facecolor()
+    assert tuple(black[:3]) == (0.0, 0.0, 0.0)
 
 
 def test_activation_scales_titles_every_stage():
