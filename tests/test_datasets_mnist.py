@@ -6,6 +6,9 @@ import pytest
 from lessonlib.datasets import mnist
 from lessonlib.datasets.mnist import MnistUnavailableError, keras_cache_path, load_mnist
 
+# Touches no Keras backend: CI runs it once, under TensorFlow.
+pytestmark = pytest.mark.backend_independent
+
 
 @pytest.fixture
 def keras_home(tmp_path, monkeypatch):

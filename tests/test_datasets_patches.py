@@ -3,6 +3,9 @@ import pytest
 
 from lessonlib.datasets import patches
 
+# Touches no Keras backend: CI runs it once, under TensorFlow.
+pytestmark = pytest.mark.backend_independent
+
 
 def ufldl_normalize_reference(columns):
     """UFLDL's sampleIMAGES.m normalizeData, written as in the MATLAB (patches as columns)."""

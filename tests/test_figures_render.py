@@ -8,7 +8,11 @@ figure that only shows as "<Figure size 640x480 with 1 Axes>", or twice, would p
 import pathlib
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
+
+# Touches no Keras backend: CI runs it once, under TensorFlow.
+pytestmark = pytest.mark.backend_independent
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 LESSON = ROOT / "notebooks" / "00_getting_started.ipynb"

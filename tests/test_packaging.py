@@ -8,6 +8,9 @@ import sys
 import nbformat
 import pytest
 
+# Touches no Keras backend: CI runs it once, under TensorFlow.
+pytestmark = pytest.mark.backend_independent
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:

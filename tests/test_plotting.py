@@ -5,6 +5,9 @@ from matplotlib.figure import Figure
 
 from lessonlib import plotting
 
+# Touches no Keras backend: CI runs it once, under TensorFlow.
+pytestmark = pytest.mark.backend_independent
+
 
 def test_image_grid_returns_a_closed_figure_with_one_panel_per_image():
     images = np.random.default_rng(0).random((10, 28, 28))

@@ -6,6 +6,9 @@ import pytest
 from lessonlib import plotting
 from lessonlib.datasets import toy
 
+# Touches no Keras backend: CI runs it once, under TensorFlow.
+pytestmark = pytest.mark.backend_independent
+
 
 def test_grid_animation_has_one_frame_per_epoch_and_tiles_the_images():
     frames = [np.full((6, 28, 28, 1), value) for value in (0.0, 0.5, 1.0)]

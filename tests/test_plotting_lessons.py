@@ -5,6 +5,9 @@ import pytest
 
 from lessonlib import deconvolution, plotting
 
+# Touches no Keras backend: CI runs it once, under TensorFlow.
+pytestmark = pytest.mark.backend_independent
+
 
 def test_transposed_convolution_figure_shows_the_four_steps():
     figure = plotting.transposed_convolution(np.eye(2), np.ones((3, 3)), strides=2,
