@@ -5,6 +5,7 @@ import numpy as np
 from keras import layers, ops
 
 from lessonlib import _keras_internals, _validation
+from lessonlib._step_count import StepCounting
 from lessonlib.layers.kl_sparsity import KLSparsity
 
 
@@ -275,7 +276,7 @@ class SparseAutoencoder(keras.Model):
         return {**super().get_config(), **config}
 
 
-class _FullEstimate(keras.callbacks.Callback):
+class _FullEstimate(StepCounting):
     """Recomputes rho_hat over the whole training set every `refresh_steps` steps."""
 
     def __init__(self, autoencoder, x, refresh_steps):
@@ -286,23 +287,16 @@ class _FullEstimate(keras.callbacks.Callback):
                 f"activations over all of it. Received: x of type {type(x).__name__}"
             )
         self.autoencoder, self.x, self.refresh_steps = autoencoder, x, refresh_steps
-        # Steps run in the epochs before this one, and in this one so far: counted here, since
-        # `params["steps"]` is None when the data's length is unknown (a generator).
-        self._before, self._in_epoch, self._next = 0, 0, 0
+        self._next = 0
 
     def on_train_begin(self, logs=None):
-        self._before, self._in_epoch, self._next = 0, 0, 0
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._before, self._in_epoch = self._before + self._in_epoch, 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._in_epoch = batch + 1
+        super().on_train_begin(logs)
+        self._next = 0
 
     def on_train_batch_begin(self, batch, logs=None):
-        # With steps_per_execution > 1, Keras calls this once per execution, with `batch` the
-        # first step it will run: refresh at the first call at or past each multiple.
-        step = self._before + batch
+        # `batch` is the first step to run (of an execution): refresh at the first call at or
+        # past each multiple of refresh_steps.
+        step = self.steps_before_epoch + batch
         if step >= self._next:
             self.autoencoder.refresh_full_estimate(self.x)
             self._next = step - step % self.refresh_steps + self.refresh_steps

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from lessonlib import _validation
+from lessonlib._step_count import StepCounting
 
 
 class EpochProgress(keras.callbacks.Callback):
@@ -37,7 +38,7 @@ class EpochProgress(keras.callbacks.Callback):
         self.bar.update(epoch + 1, values=values, finalize=epoch + 1 >= self.epochs)
 
 
-class SparsityTrace(keras.callbacks.Callback):
+class SparsityTrace(StepCounting):
     """Every hidden unit's rho_hat over all of `x`, every `every` training steps.
 
     For a `lessonlib.models.SparseAutoencoder`: how each unit's average activation moves while
@@ -58,21 +59,12 @@ class SparsityTrace(keras.callbacks.Callback):
         self.x = np.asarray(x, dtype="float32")
         self.every = _validation.positive_int("every", every)
         self.steps, self._records = [], []
-        # Steps run in the epochs before this one, and in this one so far: counted here, since
-        # `params["steps"]` is None when the data's length is unknown (a generator).
-        self._before, self._in_epoch = 0, 0
-
-    def on_train_begin(self, logs=None):
-        self._before, self._in_epoch = 0, 0
-
-    def on_epoch_end(self, epoch, logs=None):
-        self._before, self._in_epoch = self._before + self._in_epoch, 0
 
     def on_train_batch_end(self, batch, logs=None):
-        # With steps_per_execution > 1, Keras calls this once per execution, with `batch` the
-        # last step it ran: record when the count has passed a multiple of `every`.
-        self._in_epoch = batch + 1
-        step = self._before + batch + 1
+        super().on_train_batch_end(batch, logs)
+        # `batch` is the last step run (of an execution): record when the count has passed a
+        # multiple of `every`.
+        step = self.steps_before_epoch + batch + 1
         last = self.steps[-1] if self.steps else 0
         if step // self.every > last // self.every:
             self.steps.append(step)
