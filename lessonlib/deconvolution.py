@@ -16,6 +16,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from lessonlib import _validation
 from lessonlib.layers import MaxPoolingWithSwitches, MaxUnpooling2D
 from lessonlib.layers import _pool_geometry as geometry
 
@@ -129,7 +130,7 @@ def transposed_conv2d(activations, kernel, strides=1, padding="valid"):
 
 @dataclasses.dataclass(frozen=True)
 class Projection:
-    """The result of `project_to_pixels`.
+    """The result of `project_to_pixels` (or `Projector.project`).
 
     Attributes:
         pixels: `(height, width, channels)` float array: the strongest activation's
@@ -139,6 +140,9 @@ class Projection:
         activation: the value of that activation.
         receptive_field: `(top, bottom, left, right)`, the input region (bottom and right
             excluded, clipped to the image) that the activation can see.
+        stages: with `stages=True`, the signal on its way down: `(size, array)` pairs, one
+            per resolution once all its convolutions are transposed (the first at the
+            projected layer's resolution, the last one `pixels`); else empty.
     """
 
     pixels: np.ndarray
@@ -146,6 +150,7 @@ class Projection:
     position: tuple
     activation: float
     receptive_field: tuple
+    stages: tuple = ()
 
 
 def _plain_layers(model, layer_name):
@@ -201,21 +206,182 @@ def _receptive_field(chain, position, image_size):
             max(left, 0), min(right + 1, image_size[1]))
 
 
-def project_to_pixels(model, image, layer_name, channel=None):
+def receptive_field_size(model, layer_name):
+    """The side, in input pixels, of what one unit of `layer_name` can see.
+
+    Counted without the image's border: each k x k window, convolution or pooling, widens it by
+    (k - 1) times the distance in pixels between neighbouring units of its input, and each
+    pooling multiplies that distance by its stride. For VGG16's `block5_conv3` it is 196.
+    """
+    chain = _plain_layers(model, layer_name)
+    size, step = [1, 1], [1, 1]
+    for layer in chain:
+        if isinstance(layer, layers.Conv2D):
+            windows, strides = layer.kernel_size, (1, 1)
+        elif isinstance(layer, layers.MaxPooling2D):
+            windows, strides = layer.pool_size, layer.strides
+        else:
+            continue
+        for axis in range(2):
+            size[axis] += (windows[axis] - 1) * step[axis]
+            step[axis] *= strides[axis]
+    return tuple(size)
+
+
+class Projector:
+    """One image run forward through a plain network, its switches kept, ready to project.
+
+    Zeiler & Fergus attach a "deconvnet" to the network: the image goes forward once, every
+    max-pool's switches are recorded, and any activation of the chosen layer can then be sent
+    back down to pixels through them. `project_to_pixels` is one such projection.
+
+    Args:
+        model: a Keras model whose layers up to `layer_name` are stride-1 `Conv2D` (ReLU or
+            linear), `ReLU` and `MaxPooling2D`, channels last.
+        image: `(height, width, channels)`, preprocessed as the model expects.
+        layer_name: the layer whose activations to project.
+
+    Attributes:
+        features: `(height, width, channels)` NumPy array: the layer's activations.
+    """
+
+    def __init__(self, model, image, layer_name):
+        image = np.asarray(image, dtype="float32")
+        if image.ndim != 3:
+            raise ValueError(
+                f"`image` must be one image (height, width, channels). "
+                f"Received: image of shape {image.shape}"
+            )
+        self._chain = _plain_layers(model, layer_name)
+        self._image_size = image.shape[:2]
+        signal = ops.convert_to_tensor(image[None])
+        self._records = []
+        for layer in self._chain:
+            if isinstance(layer, layers.MaxPooling2D):
+                pool = MaxPoolingWithSwitches(layer.pool_size, layer.strides, layer.padding)
+                before = tuple(signal.shape[1:3])
+                signal, switches = pool(signal)
+                self._records.append((layer, switches, before))
+            else:
+                self._records.append((layer, None, tuple(signal.shape[1:3])))
+                signal = layer(signal)
+        self.features = ops.convert_to_numpy(signal)[0]
+
+    def strongest_channels(self, count):
+        """The `count` channels whose strongest activation is largest, strongest first."""
+        count = _validation.positive_int("count", count)
+        peaks = self.features.reshape(-1, self.features.shape[-1]).max(axis=0)
+        return [int(channel) for channel in np.argsort(-peaks, kind="stable")[:count]]
+
+    def project(self, channel=None, stages=False):
+        """Project `channel`'s strongest activation (by default the layer's) to pixels.
+
+        All activations of the layer but that one are set to zero; it goes back down through
+        unpooling with the recorded switches, ReLU, and each convolution's filters transposed
+        (`ops.conv_transpose` with the layer's kernel, without bias).
+
+        Returns:
+            Projection, with the intermediate signals when `stages` is true.
+        """
+        features = self.features
+        channels = features.shape[-1]
+        if channel is None:
+            channel = self.strongest_channels(1)[0]
+        elif isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or not (
+            0 <= channel < channels
+        ):
+            raise ValueError(
+                f"`channel` must be an int from 0 to {channels - 1}. "
+                f"Received: channel={channel!r}"
+            )
+        row, column = np.unravel_index(np.argmax(features[..., channel]), features.shape[:2])
+        activation = float(features[row, column, channel])
+        kept = np.zeros_like(features)
+        kept[row, column, channel] = activation
+        signal = ops.convert_to_tensor(kept[None])
+        trace = []
+        for index in range(len(self._records) - 1, -1, -1):
+            layer, switches, before = self._records[index]
+            if isinstance(layer, layers.MaxPooling2D):
+                unpool = MaxUnpooling2D(layer.pool_size, layer.strides, layer.padding,
+                                        output_size=before)
+                signal = unpool(signal, switches)
+            elif isinstance(layer, layers.Conv2D):
+                signal = ops.relu(signal)
+                signal = ops.conv_transpose(signal, layer.kernel, strides=1,
+                                            padding=layer.padding)
+            else:  # ReLU layer
+                signal = ops.relu(signal)
+            below = self._records[index - 1][0] if index else None
+            if stages and (below is None or isinstance(below, layers.MaxPooling2D)):
+                # a resolution's convolutions are all transposed: one stage of the figure
+                trace.append((int(signal.shape[1]), ops.convert_to_numpy(signal)[0]))
+        pixels = ops.convert_to_numpy(signal)[0]
+        field = _receptive_field(self._chain, (int(row), int(column)), self._image_size)
+        return Projection(pixels, int(channel), (int(row), int(column)), activation, field,
+                          tuple(trace))
+
+
+@dataclasses.dataclass(frozen=True)
+class ProjectionMeasures:
+    """What a projection looks like, in numbers (see `measure_projection`).
+
+    Attributes:
+        inside: the share of the projection's energy inside its receptive field (1.0: none
+            outside).
+        concentration: the share of the receptive field's pixels that hold 90 % of that
+            energy: small when the projection is a compact pattern, large when it is diffuse.
+        coherence: the structure-tensor coherence of the projection's luminance inside the
+            receptive field (`lessonlib.filters.orientation_coherence`): near 1 for an edge,
+            near 0 for a pattern with no one orientation.
+    """
+
+    inside: float
+    concentration: float
+    coherence: float
+
+
+def measure_projection(projection, energy_share=0.9):
+    """Measure a `Projection`: energy inside the receptive field, concentration, coherence."""
+    from lessonlib import filters
+
+    energy_share = _validation.open_unit_interval("energy_share", energy_share)
+    top, bottom, left, right = projection.receptive_field
+    pixels = np.asarray(projection.pixels, dtype=np.float64)
+    crop = pixels[top:bottom, left:right]
+    energy = np.sum(crop**2, axis=-1).ravel()
+    outside_mask = np.ones(pixels.shape[:2], dtype=bool)
+    outside_mask[top:bottom, left:right] = False
+    outside = np.sum(pixels[outside_mask] ** 2)  # summed on its own: exactly 0 when none is
+    total = outside + np.sum(energy)
+    if total == 0:
+        return ProjectionMeasures(1.0, 0.0, 0.0)
+    ordered = np.cumsum(np.sort(energy)[::-1]) / energy.sum()
+    needed = int(np.searchsorted(ordered, energy_share)) + 1
+    luminance = crop.sum(axis=-1)
+    coherence = filters.orientation_coherence(luminance.reshape(-1, 1), luminance.shape)[0]
+    return ProjectionMeasures(float(1 - outside / total), needed / energy.size,
+                              float(coherence))
+
+
+def project_to_pixels(model, image, layer_name, channel=None, stages=False):
     """Project one feature map's strongest activation back to pixel space (Zeiler & Fergus).
 
     The image goes forward through the network up to `layer_name`, recording each max-pool's
     switches. All activations of that layer but the strongest one of `channel` are set to zero;
     that one goes back down: unpooling with the recorded switches, ReLU, and each convolution's
-    filters transposed (`ops.conv_transpose` with the layer's kernel, without bias).
+    filters transposed (`ops.conv_transpose` with the layer's kernel, without bias). To project
+    several units of one image, make a `Projector` once and call its `project`.
 
     Args:
         model: a Keras model whose layers up to `layer_name` are stride-1 `Conv2D` (ReLU or
-            linear), `ReLU` and `MaxPooling2D`, channels last: `keras.applications.VGG16`, or a
+            linear), `ReLU` and `MaxPooling2D`, channels last: `keras.applications.VGG16`
+            (`lessonlib.pretrained.vgg16_features` has its ImageNet weights offline), or a
             small net of your own.
         image: `(height, width, channels)`, preprocessed as the model expects.
         layer_name: the layer whose feature map to project.
         channel: which feature map; by default the one with the strongest activation.
+        stages: also return the signal at each resolution on the way down.
 
     Returns:
         Projection: the pixels and where they came from.
@@ -224,50 +390,4 @@ def project_to_pixels(model, image, layer_name, channel=None):
         ValueError: for a layer that is not in the model, a layer type the projection does
             not support, an image of the wrong rank, or a channel out of range.
     """
-    image = np.asarray(image, dtype="float32")
-    if image.ndim != 3:
-        raise ValueError(
-            f"`image` must be one image (height, width, channels). "
-            f"Received: image of shape {image.shape}"
-        )
-    chain = _plain_layers(model, layer_name)
-    signal = ops.convert_to_tensor(image[None])
-    records = []
-    for layer in chain:
-        if isinstance(layer, layers.MaxPooling2D):
-            pool = MaxPoolingWithSwitches(layer.pool_size, layer.strides, layer.padding)
-            before = tuple(signal.shape[1:3])
-            signal, switches = pool(signal)
-            records.append((layer, switches, before))
-        else:
-            records.append((layer, None, tuple(signal.shape[1:3])))
-            signal = layer(signal)
-    features = ops.convert_to_numpy(signal)[0]
-    channels = features.shape[-1]
-    if channel is None:
-        channel = int(np.argmax(features.reshape(-1, channels).max(axis=0)))
-    elif isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or not (
-        0 <= channel < channels
-    ):
-        raise ValueError(
-            f"`channel` must be an int from 0 to {channels - 1}. Received: channel={channel!r}"
-        )
-    row, column = np.unravel_index(np.argmax(features[..., channel]), features.shape[:2])
-    activation = float(features[row, column, channel])
-    kept = np.zeros_like(features)
-    kept[row, column, channel] = activation
-    signal = ops.convert_to_tensor(kept[None])
-    for layer, switches, before in reversed(records):
-        if isinstance(layer, layers.MaxPooling2D):
-            unpool = MaxUnpooling2D(layer.pool_size, layer.strides, layer.padding,
-                                    output_size=before)
-            signal = unpool(signal, switches)
-        elif isinstance(layer, layers.Conv2D):
-            signal = ops.relu(signal)
-            signal = ops.conv_transpose(signal, layer.kernel, strides=1, padding=layer.padding)
-        else:  # ReLU layer
-            signal = ops.relu(signal)
-    field = _receptive_field(chain, (int(row), int(column)), image.shape[:2])
-    return Projection(ops.convert_to_numpy(signal)[0], int(channel), (int(row), int(column)),
-                      activation, field)
-
+    return Projector(model, image, layer_name).project(channel, stages=stages)

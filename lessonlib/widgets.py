@@ -8,7 +8,7 @@ import ipywidgets
 import numpy as np
 from IPython.display import display
 
-from lessonlib import plotting
+from lessonlib import _validation, deconvolution, plotting
 
 
 def _figure_output(draw, controls):
@@ -91,5 +91,49 @@ def sparsity_explorer(results, sparsity_target=None, beta=None, image_shape=None
         rho_hat, weights = results[(sparsity_target, beta)]
         return plotting.sparsity_summary(rho_hat, weights, sparsity_target, image_shape,
                                          title=f"rho = {sparsity_target:g}, beta = {beta:g}")
+
+    return _figure_output(draw, controls)
+
+
+def projection_explorer(model, photographs, layers, units=8, preprocess=None, bgr=False):
+    """Explore Zeiler & Fergus projections: photograph, layer, and unit.
+
+    Args:
+        model: a plain Conv/ReLU/MaxPool network (`lessonlib.pretrained.vgg16_features()`).
+        photographs: dict `{name: (height, width, 3) image}` as shown to a person.
+        layers: the layer names to choose from.
+        units: how many of a layer's strongest units the slider runs through.
+        preprocess: turns a photograph into the model's input (for VGG16,
+            `keras.applications.vgg16.preprocess_input`); default none.
+        bgr: the model's input channels are blue, green, red.
+
+    Returns:
+        ipywidgets.VBox: a photograph menu, a layer menu, a slider for the unit (1 is the
+        layer's strongest on that photograph), and `plotting.projection`.
+    """
+    if not isinstance(photographs, dict) or not photographs:
+        raise ValueError("`photographs` must be a non-empty dict {name: image}. "
+                         f"Received: photographs={photographs!r}")
+    layers = list(layers)
+    units = _validation.positive_int("units", units)
+    forward = {}  # one forward pass per photograph and layer, kept for every unit
+
+    def projector(name, layer):
+        if (name, layer) not in forward:
+            image = np.array(photographs[name], dtype="float32")
+            forward[name, layer] = deconvolution.Projector(
+                model, image if preprocess is None else preprocess(image), layer)
+        return forward[name, layer]
+
+    controls = {
+        "name": ipywidgets.Dropdown(options=list(photographs), description="photograph"),
+        "layer": ipywidgets.Dropdown(options=layers, value=layers[-1], description="layer"),
+        "rank": ipywidgets.IntSlider(1, min=1, max=units, description="unit"),
+    }
+
+    def draw(name, layer, rank):
+        found = projector(name, layer)
+        channel = found.strongest_channels(rank)[-1]
+        return plotting.projection(photographs[name], found.project(channel), bgr=bgr)
 
     return _figure_output(draw, controls)

