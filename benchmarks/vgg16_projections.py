@@ -33,7 +33,8 @@ def medians(model, inputs):
             projector = deconvolution.Projector(model, image, layer)
             for channel in projector.strongest_channels(UNITS):
                 measures.append(deconvolution.measure_projection(projector.project(channel)))
-        assert min(m.inside for m in measures) == 1.0, f"{layer}: energy outside the field"
+        # exactly 1 on a CPU; a GPU's convolution algorithms may leave rounding-sized values
+        assert min(m.inside for m in measures) > 1 - 1e-6, f"{layer}: energy outside the field"
         found[layer] = (statistics.median(m.coherence for m in measures),
                         statistics.median(m.concentration for m in measures))
     return found

@@ -12,7 +12,9 @@ def keras_home():
     """Return Keras's cache folder as its `get_file` chooses it.
 
     `$KERAS_HOME` when set, else `~/.keras`, or `/tmp/.keras` when that home is not writable.
-    Like Keras when it is imported, it creates the folder if it can.
+    Like Keras when it is imported, it creates the folder if it can. Unlike Keras, which reads
+    `KERAS_HOME` once at import, it reads the variable at each call: set it before importing
+    Keras, or the two may disagree.
     """
     if "KERAS_HOME" in os.environ:
         base = os.path.expanduser(os.environ["KERAS_HOME"])

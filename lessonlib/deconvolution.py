@@ -356,8 +356,11 @@ def measure_projection(projection, energy_share=0.9):
     total = outside + np.sum(energy)
     if total == 0:
         return ProjectionMeasures(1.0, 0.0, 0.0)
+    if np.sum(energy) == 0:
+        return ProjectionMeasures(0.0, 0.0, 0.0)
     ordered = np.cumsum(np.sort(energy)[::-1]) / energy.sum()
-    needed = int(np.searchsorted(ordered, energy_share)) + 1
+    # rounding can leave the last cumulative share a hair below 1: never count past the field
+    needed = min(int(np.searchsorted(ordered, energy_share)) + 1, energy.size)
     luminance = crop.sum(axis=-1)
     coherence = filters.orientation_coherence(luminance.reshape(-1, 1), luminance.shape)[0]
     return ProjectionMeasures(float(1 - outside / total), needed / energy.size,

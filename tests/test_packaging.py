@@ -3,18 +3,13 @@
 import json
 import pathlib
 import re
-import sys
+import tomllib
 
 import nbformat
 import pytest
 
 # Touches no Keras backend: CI runs it once, under TensorFlow.
 pytestmark = pytest.mark.backend_independent
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:
-    import tomli as tomllib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
