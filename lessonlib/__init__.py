@@ -5,8 +5,8 @@ The notebooks import everything from here: `runtime` (backend, device, seeding, 
 `checks` (exercise checks and gradient checks), and, by their module names, `layers`
 (pooling with switches, unpooling, KL sparsity), `models` (DeconvNet, FCN baseline,
 autoencoders, GAN, digit classifier), `training` (callbacks, the GAN's step per backend),
-`kl`, `gan_theory`, `backprop`, `filters`, `deconvolution`, `metrics`, `losses`, `autodiff`,
-`grading` and `widgets`.
+`kl`, `gan_theory`, `backprop`, `filters`, `deconvolution`, `pretrained` (ImageNet VGG16
+offline), `metrics`, `losses`, `autodiff`, `grading` and `widgets`.
 
 Submodules load when first used (`from lessonlib import checks`, or `lessonlib.checks`), so
 that importing one, such as the grader, does not import Keras and its backend.
