@@ -480,11 +480,11 @@ def projection(image, result, bgr=False):
     top, bottom, left, right = result.receptive_field
     figure, axes = plt.subplots(1, 4 if colour else 2, figsize=(11 if colour else 6, 3.2))
     if colour:
-        image = image / 255 if image.max() > 1 else image
-        axes[0].imshow(np.clip(image, 0, 1))
+        image = _as_unit_range(image)
+        axes[0].imshow(image)
         axes[1].imshow(_projection_rgb(pixels, bgr))
         axes[2].imshow(_projection_rgb(_crop(pixels, result.receptive_field), bgr))
-        axes[3].imshow(np.clip(_crop(image, result.receptive_field), 0, 1))
+        axes[3].imshow(_crop(image, result.receptive_field))
         axes[2].set_title("projection, receptive field", fontsize=9)
         axes[3].set_title(f"patch, {bottom - top}x{right - left} px", fontsize=9)
     else:
@@ -514,6 +514,12 @@ def _projection_rgb(pixels, bgr):
     return pixels[..., 0] if pixels.shape[-1] == 1 else pixels
 
 
+def _as_unit_range(image):
+    """A photograph as floats in [0, 1], whether it came in [0, 255] or already in [0, 1]."""
+    image = np.asarray(image, dtype=np.float64)
+    return np.clip(image / 255 if image.max() > 1 else image, 0, 1)
+
+
 def _crop(array, field):
     top, bottom, left, right = field
     return array[top:bottom, left:right]
@@ -534,8 +540,7 @@ def projection_grid(image, projections, bgr=False):
     if not isinstance(projections, dict) or not projections:
         raise ValueError("`projections` must be a non-empty dict {layer: [Projection, ...]}. "
                          f"Received: projections={projections!r}")
-    image = np.asarray(image, dtype=np.float64)
-    image = image / 255 if image.max() > 1 else image
+    image = _as_unit_range(image)
     columns = 2 * max(len(units) for units in projections.values())
     figure, axes = plt.subplots(len(projections), columns, squeeze=False,
                                 figsize=(1.3 * columns, 1.45 * len(projections)))
@@ -544,7 +549,7 @@ def projection_grid(image, projections, bgr=False):
             field = result.receptive_field
             left_axis, right_axis = axes[row, 2 * index], axes[row, 2 * index + 1]
             left_axis.imshow(_projection_rgb(_crop(result.pixels, field), bgr))
-            right_axis.imshow(np.clip(_crop(image, field), 0, 1))
+            right_axis.imshow(_crop(image, field))
             left_axis.set_title(f"unit {result.channel}", fontsize=7)
             right_axis.set_title(f"{field[1] - field[0]}x{field[3] - field[2]} px", fontsize=7)
         axes[row, 0].set_ylabel(layer, fontsize=8)
@@ -575,11 +580,10 @@ def projection_stages(image, result, bgr=False):
     if not result.stages:
         raise ValueError("`result` must be a Projection made with stages=True. "
                          "Received: a Projection without stages")
-    image = np.asarray(image, dtype=np.float64)
-    image = image / 255 if image.max() > 1 else image
+    image = _as_unit_range(image)
     panels = len(result.stages) + 1
     figure, axes = plt.subplots(1, panels, figsize=(2.0 * panels, 2.3))
-    axes[0].imshow(np.clip(image, 0, 1))
+    axes[0].imshow(image)
     top, bottom, left, right = result.receptive_field
     axes[0].add_patch(Rectangle((left - 0.5, top - 0.5), right - left, bottom - top,
                                 fill=False, edgecolor="lime", linewidth=1.2))
