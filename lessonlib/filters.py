@@ -1,4 +1,4 @@
-"""How edge-like a set of learned filters is, as a number.
+"""How edge-like a set of learned filters is, and how orthogonal, as numbers.
 
 UFLDL says a sparse autoencoder trained on natural patches "learns edge detectors"; this module
 measures it. An edge (or a short grating) has one orientation: its intensity changes along one
@@ -9,6 +9,12 @@ direction only. The structure tensor of a filter w, summed over its pixels,
 has eigenvalues l1 >= l2 >= 0, and the coherence (l1 - l2) / (l1 + l2) is 1 when all the
 gradients point along one direction and 0 when they point equally in every direction. Random
 filters have coherence around 0.15 (8x8 white noise: 99 % below 0.4), oriented edges above 0.6.
+
+The notes say the sparsity penalty makes the hidden units "approximately orthogonal, allowing a
+small correlation determined by rho". `pairwise_cosines` measures that, either between the units'
+responses over the data (the columns of the activations, `(M, N1)`) or between their filters
+(the columns of a Dense kernel, `(D, N1)`); `independent_cosines` is what the responses' cosines
+would be if the units fired independently of each other, with the means and spreads they have.
 """
 
 import numpy as np
@@ -65,3 +71,58 @@ def edge_like_share(weights, image_shape=None, threshold=EDGE_THRESHOLD):
     """
     threshold = _validation.unit_interval("threshold", threshold)
     return float(np.mean(orientation_coherence(weights, image_shape) > threshold))
+
+
+def _columns(name, array):
+    array = np.asarray(array, dtype=np.float64)
+    if array.ndim != 2 or array.shape[1] < 2:
+        raise ValueError(
+            f"`{name}` must be a 2-D array with one column per hidden unit, at least 2 columns. "
+            f"Received: {name} of shape {array.shape}"
+        )
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"`{name}` must be finite. Received: {name} with NaN or infinite values")
+    norms = np.linalg.norm(array, axis=0)
+    if np.any(norms == 0):
+        raise ValueError(
+            f"`{name}` has an all-zero column ({int(np.argmax(norms == 0))}), whose cosine "
+            "with anything is undefined."
+        )
+    return array, norms
+
+
+def pairwise_cosines(columns):
+    """The cosine between every pair of columns, `u . v / (|u| |v|)`.
+
+    Args:
+        columns: `(length, num_units)`: hidden activations `(M, N1)`, one column per unit's
+            responses over the samples, or a Dense kernel `(D, N1)`, one column per filter.
+
+    Returns:
+        float64 array of the `num_units (num_units - 1) / 2` cosines, pair (i, j) for i < j in
+        row-major order. Activations of a sigmoid are positive, so their cosines lie in
+        (0, 1]: 0 would be two units never active on the same sample.
+    """
+    array, norms = _columns("columns", columns)
+    unit = array / norms
+    return (unit.T @ unit)[np.triu_indices(array.shape[1], k=1)]
+
+
+def independent_cosines(activations):
+    """The cosines the units' responses would have if the units were independent.
+
+    For independent units E[a_i a_j] = E[a_i] E[a_j], so the cosine of their responses over
+    many samples is E[a_i] E[a_j] / sqrt(E[a_i^2] E[a_j^2]), set by each unit's mean (rho_hat)
+    and mean square alone. Units that fire 0 or 1 with probability rho give exactly rho.
+
+    Args:
+        activations: `(M, N1)`, one column per hidden unit.
+
+    Returns:
+        float64 array, the same pairs in the same order as `pairwise_cosines`.
+    """
+    array, norms = _columns("activations", activations)
+    means = array.mean(axis=0)
+    root_mean_squares = norms / np.sqrt(len(array))
+    ratio = means / root_mean_squares
+    return np.outer(ratio, ratio)[np.triu_indices(array.shape[1], k=1)]

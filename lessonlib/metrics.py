@@ -1,5 +1,6 @@
 """Scores: mean intersection over union, the segmentation score of Noh et al. (and PASCAL
-VOC), and the Fréchet distance between two sets of features, for generated images."""
+VOC); the Fréchet distance between two sets of features, for generated images; and nearest
+neighbours, to ask how well a code separates classes and how far a point lies from the data."""
 
 import keras
 import numpy as np
@@ -133,3 +134,85 @@ def frechet_distance(features_a, features_b):
     trace_root = np.sum(np.sqrt(np.clip(middle, 0, None)))
     distance = np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_root
     return float(max(distance, 0.0))
+
+
+def _points(name, value):
+    value = np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float64)
+    if value.ndim != 2 or len(value) == 0:
+        raise ValueError(f"`{name}` must be points, shape (n, d) with n >= 1. "
+                         f"Received: {name} of shape {value.shape}")
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"`{name}` must be finite. Received: {name} with "
+                         f"{np.sum(~np.isfinite(value))} NaN or infinite values")
+    return value
+
+
+def _squared_distances(queries, reference):
+    # |q - r|^2 = |q|^2 - 2 q.r + |r|^2, clipped at 0 against rounding.
+    return np.maximum((queries**2).sum(1)[:, None] - 2 * queries @ reference.T
+                      + (reference**2).sum(1)[None, :], 0.0)
+
+
+def nearest_distances(points, reference, chunk=1024):
+    """The Euclidean distance from each point to its nearest row of `reference`.
+
+    Args:
+        points: `(n, d)`.
+        reference: `(m, d)`, e.g. the training data.
+        chunk: how many points to compare at once (memory: chunk x m floats).
+
+    Returns:
+        float64 array of shape `(n,)`.
+    """
+    points, reference = _points("points", points), _points("reference", reference)
+    if points.shape[1] != reference.shape[1]:
+        raise ValueError("`points` and `reference` need the same number of features. Received: "
+                         f"points of shape {points.shape}, reference of shape {reference.shape}")
+    chunk = _validation.positive_int("chunk", chunk)
+    return np.concatenate([
+        np.sqrt(_squared_distances(points[start:start + chunk], reference).min(axis=1))
+        for start in range(0, len(points), chunk)
+    ])
+
+
+def knn_accuracy(train_points, train_labels, test_points, test_labels, k=5, chunk=1024):
+    """The share of test points whose k nearest training points vote for their label.
+
+    A code in which classes form separate regions scores high with no classifier to train.
+    Ties go to the smallest label.
+
+    Args:
+        train_points, test_points: `(n, d)` and `(m, d)`.
+        train_labels, test_labels: integer labels, `(n,)` and `(m,)`.
+        k: the number of neighbours that vote.
+        chunk: how many test points to compare at once.
+
+    Returns:
+        float in [0, 1].
+    """
+    train_points = _points("train_points", train_points)
+    test_points = _points("test_points", test_points)
+    train_labels = np.asarray(train_labels).astype(np.int64).ravel()
+    test_labels = np.asarray(test_labels).astype(np.int64).ravel()
+    if len(train_labels) != len(train_points) or len(test_labels) != len(test_points):
+        raise ValueError(
+            "Each point needs one label. Received: "
+            f"{len(train_points)} train_points and {len(train_labels)} train_labels, "
+            f"{len(test_points)} test_points and {len(test_labels)} test_labels")
+    if train_points.shape[1] != test_points.shape[1]:
+        raise ValueError("Train and test points need the same number of features. Received: "
+                         f"{train_points.shape} and {test_points.shape}")
+    k = _validation.positive_int("k", k)
+    if k > len(train_points):
+        raise ValueError(f"`k` cannot exceed the {len(train_points)} training points. "
+                         f"Received: k={k}")
+    chunk = _validation.positive_int("chunk", chunk)
+    num_classes = int(max(train_labels.max(), test_labels.max())) + 1
+    correct = 0
+    for start in range(0, len(test_points), chunk):
+        distances = _squared_distances(test_points[start:start + chunk], train_points)
+        neighbours = np.argpartition(distances, k - 1, axis=1)[:, :k]
+        votes = np.zeros((len(distances), num_classes), dtype=np.int64)
+        np.add.at(votes, (np.arange(len(distances))[:, None], train_labels[neighbours]), 1)
+        correct += int(np.sum(votes.argmax(axis=1) == test_labels[start:start + chunk]))
+    return correct / len(test_points)

@@ -710,6 +710,126 @@ def sparsity_traces(steps, traces, sparsity_target, title=None):
     return _finish(figure)
 
 
+def orthogonality(sparse, references, title=None):
+    """How orthogonal sparse autoencoders' hidden units are, against rho.
+
+    Args:
+        sparse: dict `{rho: (response_cosines, independent_cosines, filter_cosines)}` for the
+            models trained with the penalty: the pairwise cosines between the hidden units'
+            responses over the data, what they would be for independent units, and the
+            cosines between their filters (`lessonlib.filters`).
+        references: dict `{label: (response_cosines, filter_cosines)}`, e.g. no penalty and
+            the random initial weights, drawn as horizontal lines.
+        title: optional title.
+
+    Returns:
+        matplotlib.figure.Figure: left, the mean cosine between responses against rho (log
+        scale) with the independent-units curve and the line cosine = rho; right, the median
+        |cosine| between filters.
+    """
+    if not isinstance(sparse, dict) or not sparse:
+        raise ValueError(f"`sparse` must be a non-empty dict. Received: sparse={sparse!r}")
+    rhos = sorted(sparse)
+    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    left.plot(rhos, [np.mean(sparse[rho][0]) for rho in rhos], "o-", color="tab:blue",
+              label="measured")
+    left.plot(rhos, [np.mean(sparse[rho][1]) for rho in rhos], "s--", color="tab:blue",
+              alpha=0.6, label="if the units were independent")
+    left.plot(rhos, rhos, ":", color="gray", label="cosine = rho (0/1 units)")
+    right.plot(rhos, [np.median(np.abs(sparse[rho][2])) for rho in rhos], "o-",
+               color="tab:blue", label="with the penalty (beta > 0)")
+    for (label, (responses, filter_cosines)), color in zip(
+            references.items(), ("tab:red", "tab:gray", "tab:green"), strict=False):
+        left.axhline(np.mean(responses), color=color, linestyle="-.", label=label)
+        right.axhline(np.median(np.abs(filter_cosines)), color=color, linestyle="-.",
+                      label=label)
+    for axis in (left, right):
+        axis.set_xscale("log")
+        axis.set_xlabel(r"sparsity target $\rho$")
+        axis.set_ylim(0, 1.02)
+        axis.legend(fontsize=8)
+    left.set_ylabel("mean cosine")
+    left.set_title("between hidden units' responses over the data", fontsize=10)
+    right.set_ylabel("median |cosine|")
+    right.set_title("between their filters $w^{(1)}_{\\cdot j}$", fontsize=10)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return _finish(figure)
+
+
+def latent_planes(planes, labels, title=None):
+    """Two-dimensional codes side by side, each point coloured by its class.
+
+    Args:
+        planes: dict `{name: codes of shape (n, 2)}`, e.g. an autoencoder's and PCA's.
+        labels: the class of each point, `(n,)` integers (digits 0-9).
+        title: optional title.
+
+    Returns:
+        matplotlib.figure.Figure
+    """
+    if not isinstance(planes, dict) or not planes:
+        raise ValueError(f"`planes` must be a non-empty dict. Received: planes={planes!r}")
+    labels = np.asarray(labels).ravel()
+    for name, codes in planes.items():
+        if np.shape(codes) != (len(labels), 2):
+            raise ValueError(f"Each plane must hold one 2-D code per label, ({len(labels)}, 2). "
+                             f"Received: planes[{name!r}] of shape {np.shape(codes)}")
+    classes = np.unique(labels)
+    colors = plt.get_cmap("tab10")
+    figure, axes = plt.subplots(1, len(planes), figsize=(4.6 * len(planes), 4.4), squeeze=False)
+    for axis, (name, codes) in zip(axes.flat, planes.items(), strict=True):
+        codes = np.asarray(codes)
+        for index, label in enumerate(classes):
+            chosen = labels == label
+            axis.scatter(codes[chosen, 0], codes[chosen, 1], s=4, alpha=0.6,
+                         color=colors(index % 10), label=str(label))
+        axis.set_title(name, fontsize=10)
+        axis.set_xticks([])
+        axis.set_yticks([])
+    axes.flat[-1].legend(title="class", fontsize=8, markerscale=3, loc="center left",
+                         bbox_to_anchor=(1, 0.5))
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return _finish(figure)
+
+
+def error_by_code_size(sizes, errors, title=None):
+    """Reconstruction error against the number of latent variables, one line per method.
+
+    Args:
+        sizes: the code sizes N1, `(k,)`.
+        errors: dict `{method: error at each size}`.
+        title: optional title.
+
+    Returns:
+        matplotlib.figure.Figure, both axes logarithmic.
+    """
+    sizes = np.asarray(sizes)
+    if not isinstance(errors, dict) or not errors:
+        raise ValueError(f"`errors` must be a non-empty dict. Received: errors={errors!r}")
+    for name, values in errors.items():
+        if np.shape(values) != sizes.shape:
+            raise ValueError(f"Each method needs one error per size, {sizes.shape}. "
+                             f"Received: errors[{name!r}] of shape {np.shape(values)}")
+    figure, axis = plt.subplots(figsize=(6, 3.8))
+    for name, values in errors.items():
+        axis.plot(sizes, values, "o-", label=name)
+    axis.set_xscale("log", base=2)
+    axis.set_yscale("log")
+    axis.set_xticks(sizes, [str(size) for size in sizes])
+    axis.set_xlabel("latent variables $N^{(1)}$")
+    axis.set_ylabel("test MSE")
+    axis.grid(alpha=0.3, which="both")
+    axis.legend(fontsize=8)
+    if title:
+        axis.set_title(title)
+    figure.tight_layout()
+    return _finish(figure)
+
+
 def densities_and_fits(x, target, fits, title=None):
     """A 1-D density with fitted densities over it (e.g. forward and reverse KL fits).
 

@@ -80,3 +80,38 @@ def test_iou_errors():
         metrics.mean_iou(np.array([0, 2]), np.array([0, 1]), 2)
     with pytest.raises(ValueError, match=r"num_classes=0"):
         metrics.mean_iou(np.zeros(2), np.zeros(2), 0)
+
+
+def test_nearest_distances_and_knn_against_brute_force():
+    rng = np.random.default_rng(0)
+    train, test = rng.normal(size=(300, 4)), rng.normal(size=(50, 4))
+    train_labels = rng.integers(0, 3, 300)
+    brute = np.linalg.norm(test[:, None, :] - train[None, :, :], axis=-1)
+    np.testing.assert_allclose(metrics.nearest_distances(test, train, chunk=7), brute.min(axis=1),
+                               rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(metrics.nearest_distances(train[:5], train), 0, atol=1e-6)
+    votes = train_labels[np.argsort(brute, axis=1)[:, :5]]
+    predicted = np.array([np.bincount(row, minlength=3).argmax() for row in votes])
+    test_labels = rng.integers(0, 3, 50)
+    assert metrics.knn_accuracy(train, train_labels, test, test_labels, k=5, chunk=8) == (
+        np.mean(predicted == test_labels))
+    # Separated clusters: every point's neighbours share its label.
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    labels = np.repeat(np.arange(3), 40)
+    points = centres[labels] + rng.normal(size=(120, 2))
+    assert metrics.knn_accuracy(points[::2], labels[::2], points[1::2], labels[1::2]) == 1.0
+
+
+@pytest.mark.parametrize("call, pattern", [
+    (lambda: metrics.nearest_distances(np.zeros((2, 3)), np.zeros((4, 2))), "same number"),
+    (lambda: metrics.nearest_distances(np.zeros(3), np.zeros((4, 3))), "points"),
+    (lambda: metrics.knn_accuracy(np.zeros((4, 2)), [0, 1, 0], np.zeros((2, 2)), [0, 1]),
+     "4 train_points and 3 train_labels"),
+    (lambda: metrics.knn_accuracy(np.zeros((4, 2)), [0] * 4, np.zeros((2, 2)), [0, 1], k=5),
+     "k=5"),
+    (lambda: metrics.knn_accuracy(np.zeros((4, 2)), [0] * 4, np.full((2, 2), np.inf), [0, 1]),
+     "finite"),
+])
+def test_neighbour_errors_name_the_argument(call, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        call()

@@ -70,3 +70,22 @@ def test_sparsity_traces_draws_every_unit_in_a_panel_per_estimate():
     assert figure.axes[1].lines[0].get_ydata().min() == 1e-5  # a dead unit stays on the axis
     with pytest.raises(ValueError, match=r"traces\['a'\] of shape \(4, 3\)"):
         plotting.sparsity_traces(steps, {"a": np.zeros((4, 3))}, 0.01)
+
+
+def test_latent_planes_colour_each_class():
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(10), 5)
+    figure = plotting.latent_planes({"a": rng.normal(size=(50, 2)), "b": rng.normal(size=(50, 2))},
+                                    labels, title="t")
+    assert len(figure.axes) == 2
+    assert all(len(axis.collections) == 10 for axis in figure.axes)
+    with pytest.raises(ValueError, match="\\(50, 2\\)"):
+        plotting.latent_planes({"a": np.zeros((50, 3))}, labels)
+
+
+def test_error_by_code_size_draws_a_line_per_method():
+    figure = plotting.error_by_code_size([2, 4, 8], {"PCA": [3, 2, 1], "ae": [2, 1.5, 1.2]})
+    assert len(figure.axes[0].lines) == 2
+    np.testing.assert_allclose(figure.axes[0].lines[1].get_ydata(), [2, 1.5, 1.2])
+    with pytest.raises(ValueError, match="errors\\['ae'\\]"):
+        plotting.error_by_code_size([2, 4], {"ae": [1.0]})

@@ -18,6 +18,31 @@ def _widths(name, value):
     return value
 
 
+class _TiedDense(layers.Layer):
+    """A dense layer whose kernel is another `Dense` layer's kernel, transposed.
+
+    Only the bias is its own; training moves the shared kernel through both uses. Built and
+    serialised by `Autoencoder(tied_weights=True)`, which rebuilds the tie from its config.
+    """
+
+    def __init__(self, tied_to, activation=None, **kwargs):
+        super().__init__(**kwargs)
+        self.tied_to = tied_to
+        self.activation = keras.activations.get(activation)
+
+    def build(self, input_shape):
+        self.bias = self.add_weight(shape=(self.tied_to.kernel.shape[0],), initializer="zeros",
+                                    name="bias")
+
+    def call(self, inputs):
+        kernel = ops.cast(ops.transpose(self.tied_to.kernel), self.compute_dtype)
+        return self.activation(ops.matmul(inputs, kernel) + ops.cast(self.bias,
+                                                                     self.compute_dtype))
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], self.tied_to.kernel.shape[0])
+
+
 @keras.saving.register_keras_serializable(package="lessonlib")
 class Autoencoder(keras.Model):
     """An undercomplete autoencoder: D inputs -> `num_latent` latent variables -> D outputs.
@@ -27,6 +52,11 @@ class Autoencoder(keras.Model):
     the latent variables, and training finds the same subspace as PCA. Hidden layers and a
     nonlinear activation give a learned nonlinear encoder and decoder.
 
+    With `tied_weights=True` the decoder has no kernels of its own: each decoder layer uses the
+    mirrored encoder layer's kernel, transposed. Linear and without hidden layers, that is the
+    notes' simplest decoder: it rebuilds the input from the very basis vectors the encoder
+    projects onto, X_hat = b + W^T (W X + c).
+
     Args:
         input_dim: D, the number of inputs (784 for flattened MNIST digits).
         num_latent: the number of latent variables (the code size), below `input_dim`.
@@ -35,6 +65,7 @@ class Autoencoder(keras.Model):
         activation: the hidden layers' activation.
         output_activation: the reconstruction's activation (`"sigmoid"` for pixels in [0, 1],
             `None` for the linear decoder that PCA is compared with).
+        tied_weights: decode with the encoder's kernels, transposed (only biases are new).
         **kwargs: standard model arguments (`name`, ...).
 
     Example:
@@ -44,7 +75,7 @@ class Autoencoder(keras.Model):
     """
 
     def __init__(self, input_dim, num_latent, hidden_units=(), activation="relu",
-                 output_activation=None, **kwargs):
+                 output_activation=None, tied_weights=False, **kwargs):
         super().__init__(**kwargs)
         self.input_dim = _validation.positive_int("input_dim", input_dim)
         self.num_latent = _validation.positive_int("num_latent", num_latent)
@@ -56,11 +87,23 @@ class Autoencoder(keras.Model):
             + [layers.Dense(self.num_latent, name="code")],
             name="encoder",
         )
-        self.decoder = keras.Sequential(
-            [layers.Dense(width, activation=activation) for width in self.hidden_units[::-1]]
-            + [layers.Dense(self.input_dim, activation=output_activation, name="reconstruction")],
-            name="decoder",
-        )
+        self.tied_weights = bool(tied_weights)
+        widths = (*self.hidden_units[::-1], self.input_dim)
+        activations = (*[activation] * len(self.hidden_units), output_activation)
+        names = (*[None] * len(self.hidden_units), "reconstruction")
+        if self.tied_weights:
+            decoder_layers = [
+                _TiedDense(tied_to, activation=layer_activation, name=name)
+                for tied_to, layer_activation, name in zip(self.encoder.layers[::-1],
+                                                           activations, names, strict=True)
+            ]
+        else:
+            decoder_layers = [
+                layers.Dense(width, activation=layer_activation, name=name)
+                for width, layer_activation, name in zip(widths, activations, names,
+                                                         strict=True)
+            ]
+        self.decoder = keras.Sequential(decoder_layers, name="decoder")
 
     def build(self, input_shape):
         self.encoder.build(input_shape)
@@ -86,6 +129,7 @@ class Autoencoder(keras.Model):
             "hidden_units": list(self.hidden_units),
             "activation": self.activation,
             "output_activation": self.output_activation,
+            "tied_weights": self.tied_weights,
         }
         return {**super().get_config(), **config}
 
@@ -205,8 +249,8 @@ class SparseAutoencoder(keras.Model):
             self.trackers[name].update_state(value)
         return reconstruction + weight_decay + sparsity
 
-    def average_activation(self, x, batch_size=10_000):
-        """rho_hat_j = (1/M) sum_m a^(1)_{j,m}, over all the samples of `x` (NumPy).
+    def hidden_activations(self, x, batch_size=10_000):
+        """a^(1)_{j,m} for every sample m of `x` and hidden unit j: NumPy, shape (M, N1).
 
         `x` goes through the encoder `batch_size` samples at a time. Each call costs a few
         milliseconds of dispatch whatever its size, and `estimate="full"` refreshes rho_hat
@@ -221,11 +265,14 @@ class SparseAutoencoder(keras.Model):
         if not self.built:
             self.build((None, self.input_dim))
         _keras_internals.sync_training_state(self)  # called from a callback during fit
-        total = np.zeros(self.num_hidden, dtype=np.float64)
-        for start in range(0, len(x), batch_size):
-            hidden = self.encoder(x[start:start + batch_size])
-            total += keras.ops.convert_to_numpy(ops.sum(hidden, axis=0))
-        return total / len(x)
+        return np.concatenate([
+            keras.ops.convert_to_numpy(self.encoder(x[start:start + batch_size]))
+            for start in range(0, len(x), batch_size)
+        ] or [np.zeros((0, self.num_hidden), dtype="float32")])
+
+    def average_activation(self, x, batch_size=10_000):
+        """rho_hat_j = (1/M) sum_m a^(1)_{j,m}, over all the samples of `x` (NumPy, float64)."""
+        return self.hidden_activations(x, batch_size).mean(axis=0, dtype=np.float64)
 
     def refresh_full_estimate(self, x):
         """Set rho_hat to the average activation over all of `x` (for `estimate="full"`)."""
