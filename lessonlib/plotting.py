@@ -830,6 +830,39 @@ def error_by_code_size(sizes, errors, title=None):
     return _finish(figure)
 
 
+def compare_scores(scores, ylabel="test accuracy", title=None):
+    """Repeated measurements of a few methods: every run as a dot, the mean as a bar.
+
+    Args:
+        scores: dict `{method: [score of each run]}`.
+        ylabel, title: optional labels.
+
+    Returns:
+        matplotlib.figure.Figure
+    """
+    if not isinstance(scores, dict) or not scores or not all(len(v) for v in scores.values()):
+        raise ValueError("`scores` must be a non-empty dict of non-empty lists of scores. "
+                         f"Received: scores={scores!r}")
+    figure, axis = plt.subplots(figsize=(1.8 + 2.2 * len(scores), 3.6))
+    for index, values in enumerate(scores.values()):
+        values = np.asarray(values, dtype=np.float64)
+        axis.bar(index, values.mean(), width=0.6, color="tab:blue", alpha=0.35)
+        axis.plot(np.full(len(values), index), values, "o", color="tab:blue")
+        axis.annotate(f"{values.mean():.3f}", (index, values.mean()), ha="center",
+                      va="bottom", fontsize=9)
+    axis.set_xticks(range(len(scores)), [name.replace(" (", "\n(") for name in scores],
+                    fontsize=8)
+    low = min(min(values) for values in scores.values())
+    high = max(max(values) for values in scores.values())
+    axis.set_ylim(low - 0.1 * (high - low + 1e-9) - 0.02, high + 0.15 * (high - low + 1e-9))
+    axis.set_ylabel(ylabel)
+    axis.grid(alpha=0.3, axis="y")
+    if title:
+        axis.set_title(title, fontsize=10)
+    figure.tight_layout()
+    return _finish(figure)
+
+
 def densities_and_fits(x, target, fits, title=None):
     """A 1-D density with fitted densities over it (e.g. forward and reverse KL fits).
 
@@ -996,6 +1029,37 @@ def ring_samples(samples, centers, titles=None):
         axis.set_yticks([])
         if titles is not None:
             axis.set_title(str(titles[index]), fontsize=9)
+    figure.tight_layout()
+    return _finish(figure)
+
+
+def mode_shares(coverages, title=None):
+    """Each mode's share of the samples near a mode, epoch by epoch, as an image.
+
+    Args:
+        coverages: a list of `toy.ModeCoverage`, one per epoch (epoch 0 first).
+        title: optional title.
+
+    Returns:
+        matplotlib.figure.Figure: modes down, epochs across; an even split (as the data's) is a
+        uniform colour at 1/modes, collapse a few bright cells per column. Epochs with no
+        sample near a mode are left blank.
+    """
+    if not coverages:
+        raise ValueError(f"`coverages` must be a non-empty list. Received: {coverages!r}")
+    shares = np.array([coverage.shares if sum(coverage.counts) else
+                       np.full(len(coverage.counts), np.nan) for coverage in coverages]).T
+    figure, axis = plt.subplots(figsize=(min(12, 2 + 0.3 * shares.shape[1]), 3.4))
+    image = axis.imshow(shares, aspect="auto", cmap="viridis", vmin=0,
+                        vmax=max(0.5, np.nanmax(shares) if np.isfinite(shares).any() else 0.5),
+                        interpolation="nearest")
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("mode")
+    axis.set_yticks(range(shares.shape[0]))
+    figure.colorbar(image, ax=axis,
+                    label=f"share of samples on the modes (even: 1/{shares.shape[0]})")
+    if title:
+        axis.set_title(title, fontsize=10)
     figure.tight_layout()
     return _finish(figure)
 

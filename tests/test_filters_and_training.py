@@ -122,3 +122,42 @@ def test_orthogonality_figure():
                                [np.median(np.abs(sparse[rho][2])) for rho in (0.01, 0.05, 0.2)])
     with pytest.raises(ValueError, match="sparse"):
         plotting.orthogonality({}, references)
+
+
+def test_filter_bank_classifier_slides_the_given_filters():
+    from lessonlib.models import filter_bank_classifier
+
+    rng = np.random.default_rng(0)
+    filters = rng.normal(size=(64, 6)).astype("float32")
+    model = filter_bank_classifier(filters, num_classes=4, seed=0)
+    convolution = model.get_layer("receptive_fields")
+    unit = filters / np.linalg.norm(filters, axis=0)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(convolution.kernel),
+                               unit.reshape(8, 8, 1, 6), rtol=1e-6)
+    # Frozen: only the softmax layer's kernel and bias train.
+    assert [tuple(v.shape) for v in model.trainable_variables] == [(7 * 7 * 6, 4), (4,)]
+    images = rng.uniform(size=(3, 28, 28, 1)).astype("float32")
+    responses = keras.ops.convert_to_numpy(convolution(images))
+    # Response of filter k at (row, col): the 8x8 patch there, flattened row by row, dot w_k.
+    patch = images[1, 5:13, 9:17, 0].ravel()
+    np.testing.assert_allclose(responses[1, 5, 9], np.maximum(patch @ unit, 0), rtol=1e-4,
+                               atol=1e-5)
+    probabilities = keras.ops.convert_to_numpy(model(images))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+    scratch = filter_bank_classifier(train_filters=True, seed=0)
+    assert len(scratch.trainable_variables) == 4
+    np.testing.assert_allclose(np.linalg.norm(keras.ops.convert_to_numpy(
+        scratch.get_layer("receptive_fields").kernel).reshape(64, 25), axis=0), 1, rtol=1e-5)
+    with pytest.raises(ValueError, match="\\(64, K\\). Received: filters of shape \\(49, 6\\)"):
+        filter_bank_classifier(np.ones((49, 6)))
+    with pytest.raises(ValueError, match="all-zero column"):
+        filter_bank_classifier(np.zeros((64, 2)))
+
+
+def test_compare_scores_draws_every_run():
+    figure = plotting.compare_scores({"a": [0.8, 0.9], "b (frozen)": [0.7, 0.75, 0.72]})
+    axis = figure.axes[0]
+    assert len(axis.patches) == 2 and len(axis.lines) == 2
+    np.testing.assert_allclose(axis.patches[1].get_height(), np.mean([0.7, 0.75, 0.72]))
+    with pytest.raises(ValueError, match="scores"):
+        plotting.compare_scores({"a": []})

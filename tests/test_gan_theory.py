@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from lessonlib import gan_theory
+from lessonlib import gan_theory, plotting
 from lessonlib.datasets import toy
 
 GRID = np.linspace(-20, 20, 40001)  # wide enough for every density below to integrate to 1
@@ -135,3 +135,24 @@ def test_mode_coverage_counts_modes_and_quality():
     assert "2 of 8 modes" in str(coverage)
     with pytest.raises(ValueError, match="samples"):
         toy.mode_coverage(np.zeros((10, 3)))
+
+
+def test_mode_shares_and_unevenness():
+    centers = toy.ring_centers()
+    # Two modes with all the samples: shares 1/2, 1/2, 0 x 6; TV to 1/8 each = 6/8.
+    collapsed = toy.mode_coverage(np.repeat(centers[:2], 500, axis=0))
+    np.testing.assert_allclose(collapsed.shares, [0.5, 0.5] + [0] * 6)
+    assert collapsed.unevenness == pytest.approx(0.75)
+    assert toy.mode_coverage(np.repeat(centers[:1], 10, axis=0)).unevenness == pytest.approx(
+        7 / 8)
+    # The data itself: 2,000 samples split by chance, about 0.02 from even (the docstring).
+    data = toy.mode_coverage(toy.ring_of_gaussians(2000, seed=0))
+    assert data.unevenness < 0.05 and data.shares.sum() == pytest.approx(1)
+    nowhere = toy.mode_coverage(np.zeros((10, 2)))
+    assert np.isnan(nowhere.unevenness) and not nowhere.shares.any()
+    figure = plotting.mode_shares([nowhere, collapsed, data], title="t")
+    image = figure.axes[0].images[0].get_array()
+    assert image.shape == (8, 3) and np.all(image.mask[:, 0])
+    np.testing.assert_allclose(image[:, 1], collapsed.shares)
+    with pytest.raises(ValueError, match="coverages"):
+        plotting.mode_shares([])

@@ -86,6 +86,11 @@ def test_notebooks_follow_the_course_template(path):
     assert sum(1 for line in headings if re.match(r"# \S", line)) == 1, "exactly one H1"
     for section in ("## Overview", "## Setup", "## Summary", "## References"):
         assert section in headings, f"{path.name} has no '{section}' section"
+    # Learning objectives an instructor can test: a list under their heading, in the Overview.
+    overview = next(text for text in markdown if "## Overview" in text)
+    objectives = overview.partition("### Learning objectives")[2]
+    assert len(re.findall(r"^- ", objectives, re.MULTILINE)) >= 3, (
+        f"{path.name}: the Overview needs '### Learning objectives' with at least 3 items")
     assert "runtime.setup(seed=" in code[0], "the first code cell is Setup, with a seed"
     for source in code:
         assert not re.search(r"^\s*[!%]pip", source, re.MULTILINE), "no !pip in a lesson"

@@ -100,6 +100,24 @@ class ModeCoverage:
     high_quality_share: float
     counts: tuple
 
+    @property
+    def shares(self):
+        """Each mode's share of the high-quality samples (all zeros when there are none)."""
+        counts = np.asarray(self.counts, dtype=np.float64)
+        return counts / counts.sum() if counts.sum() else counts
+
+    @property
+    def unevenness(self):
+        """The total variation distance between `shares` and equal shares, 1/modes each.
+
+        0 when the samples on the modes are split evenly, as the data's are (up to sampling
+        noise: about 0.02 for 2,000 samples of 8 modes); 1 - 1/modes when they all sit on one
+        mode. NaN when no sample is near a mode.
+        """
+        if not sum(self.counts):
+            return float("nan")
+        return float(0.5 * np.abs(self.shares - 1 / len(self.counts)).sum())
+
     def __str__(self):
         return (f"{self.modes_hit} of {len(self.counts)} modes hit, "
                 f"{self.high_quality_share:.0%} of samples within 3 std of a mode")

@@ -2,7 +2,7 @@
 
 from lessonlib.models.autoencoders import Autoencoder, SparseAutoencoder
 from lessonlib.models.deconvnet import PRESETS, DeconvNet, FCNBaseline, decoder_stages
-from lessonlib.models.digit_classifier import DigitFeatures
+from lessonlib.models.digit_classifier import DigitFeatures, filter_bank_classifier
 from lessonlib.models.gan import (
     GAN,
     dcgan_discriminator,
@@ -13,4 +13,4 @@ from lessonlib.models.gan import (
 
 __all__ = ["GAN", "PRESETS", "Autoencoder", "DeconvNet", "DigitFeatures", "FCNBaseline",
            "SparseAutoencoder", "dcgan_discriminator", "dcgan_generator", "decoder_stages",
-           "mlp_discriminator", "mlp_generator"]
+           "filter_bank_classifier", "mlp_discriminator", "mlp_generator"]

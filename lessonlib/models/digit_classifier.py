@@ -90,3 +90,64 @@ class DigitFeatures:
 
     def __str__(self):
         return f"{self.name} (its test accuracy: {self.test_accuracy:.1%})"
+
+
+def filter_bank_classifier(filters=None, patch_shape=(8, 8), input_shape=(28, 28, 1),
+                           num_classes=10, pool_size=3, train_filters=False, seed=None):
+    """A one-layer CNN whose receptive fields are given: convolution, ReLU, max pooling, softmax.
+
+    The notes: "we can use an auto-encoder to learn a set of K receptive fields w_k(u, v) ...
+    for use with a convolutional neural network." Pass a sparse autoencoder's encoder kernel
+    as `filters` and the convolution slides each hidden unit's filter over the image. Each
+    filter is scaled to unit length, and with `train_filters=False` the convolution (filters and
+    zero bias) stays fixed: only the softmax layer on the pooled responses learns from labels.
+
+    Args:
+        filters: `(patch_height * patch_width, K)`, column k the filter w_k flattened row by row
+            (a `SparseAutoencoder`'s `encoder.kernel`); `None` for K = 25 random filters.
+        patch_shape: `(patch_height, patch_width)` of a filter.
+        input_shape: the images' shape, `(height, width, 1)`.
+        num_classes: the softmax's width.
+        pool_size: the max-pooling window and stride.
+        train_filters: let training change the convolution (filters and bias) too.
+        seed: fixes the random filters (when `filters` is None) and the softmax's initial
+            weights.
+
+    Returns:
+        keras.Sequential, not compiled.
+    """
+    patch_shape = tuple(_validation.positive_int("patch_shape entries", size)
+                        for size in patch_shape)
+    if filters is None:
+        count = 25
+    else:
+        filters = np.asarray(keras.ops.convert_to_numpy(filters), dtype="float32")
+        if filters.ndim != 2 or filters.shape[0] != patch_shape[0] * patch_shape[1]:
+            raise ValueError(
+                f"`filters` must be (patch_height * patch_width, K) = "
+                f"({patch_shape[0] * patch_shape[1]}, K). Received: filters of shape "
+                f"{filters.shape}")
+        norms = np.linalg.norm(filters, axis=0)
+        if not np.all(np.isfinite(filters)) or np.any(norms == 0):
+            raise ValueError("`filters` must be finite with no all-zero column. Received: "
+                             f"column norms {np.round(norms, 4).tolist()}")
+        count = filters.shape[1]
+    seeds = (None, None) if seed is None else (seed, seed + 1)
+    convolution = layers.Conv2D(
+        count, patch_shape, activation="relu", name="receptive_fields",
+        kernel_initializer=keras.initializers.GlorotUniform(seed=seeds[0]))
+    model = keras.Sequential([
+        keras.Input(input_shape),
+        convolution,
+        layers.MaxPooling2D(_validation.positive_int("pool_size", pool_size)),
+        layers.Flatten(),
+        layers.Dense(_validation.positive_int("num_classes", num_classes), activation="softmax",
+                     kernel_initializer=keras.initializers.GlorotUniform(seed=seeds[1])),
+    ], name="filter_bank_classifier")
+    if filters is not None:
+        convolution.kernel.assign((filters / norms).reshape(*patch_shape, 1, count))
+    else:
+        kernel = keras.ops.convert_to_numpy(convolution.kernel)
+        convolution.kernel.assign(kernel / np.linalg.norm(kernel.reshape(-1, count), axis=0))
+    convolution.trainable = bool(train_filters)
+    return model
