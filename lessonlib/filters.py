@@ -14,7 +14,8 @@ The notes say the sparsity penalty makes the hidden units "approximately orthogo
 small correlation determined by rho". `pairwise_cosines` measures that, either between the units'
 responses over the data (the columns of the activations, `(M, N1)`) or between their filters
 (the columns of a Dense kernel, `(D, N1)`); `independent_cosines` is what the responses' cosines
-would be if the units fired independently of each other, with the means and spreads they have.
+would be if the units fired independently of each other, with the means and spreads they have;
+`pairwise_correlations` is the Pearson correlation, the cosine after each unit's mean is removed.
 """
 
 import numpy as np
@@ -126,3 +127,24 @@ def independent_cosines(activations):
     root_mean_squares = norms / np.sqrt(len(array))
     ratio = means / root_mean_squares
     return np.outer(ratio, ratio)[np.triu_indices(array.shape[1], k=1)]
+
+
+def pairwise_correlations(columns):
+    """The Pearson correlation between every pair of columns: their cosine once centred.
+
+    Args:
+        columns: `(length, num_units)`, e.g. hidden activations `(M, N1)`.
+
+    Returns:
+        float64 array, the same pairs in the same order as `pairwise_cosines`. Independent
+        units give about 0, whatever their means; the cosine of positive responses does not.
+    """
+    array, _ = _columns("columns", columns)
+    centred = array - array.mean(axis=0)
+    spreads = np.linalg.norm(centred, axis=0)
+    if np.any(spreads == 0):
+        raise ValueError(
+            f"`columns` has a constant column ({int(np.argmax(spreads == 0))}), whose "
+            "correlation with anything is undefined.")
+    unit = centred / spreads
+    return (unit.T @ unit)[np.triu_indices(array.shape[1], k=1)]

@@ -175,15 +175,29 @@ def nearest_distances(points, reference, chunk=1024):
     ])
 
 
+def _labels(name, value, count):
+    value = np.asarray(keras.ops.convert_to_numpy(value)).ravel()
+    if value.dtype.kind not in "iub" and not (
+            value.dtype.kind == "f" and np.all(np.isfinite(value))
+            and np.all(value == np.round(value))):
+        raise ValueError(f"`{name}` must be integer class labels. Received: {name} of dtype "
+                         f"{value.dtype}, first values {value[:5].tolist()}")
+    if len(value) != count:
+        raise ValueError(f"Each point needs one label. Received: {count} points and "
+                         f"{len(value)} {name}")
+    return value.astype(np.int64)
+
+
 def knn_accuracy(train_points, train_labels, test_points, test_labels, k=5, chunk=1024):
     """The share of test points whose k nearest training points vote for their label.
 
     A code in which classes form separate regions scores high with no classifier to train.
-    Ties go to the smallest label.
+    Neighbours at equal distance are taken in the order of `train_points`, and a tied vote goes
+    to the smallest label, so the score does not depend on chance.
 
     Args:
         train_points, test_points: `(n, d)` and `(m, d)`.
-        train_labels, test_labels: integer labels, `(n,)` and `(m,)`.
+        train_labels, test_labels: integer class labels, `(n,)` and `(m,)` (any integers).
         k: the number of neighbours that vote.
         chunk: how many test points to compare at once.
 
@@ -192,27 +206,24 @@ def knn_accuracy(train_points, train_labels, test_points, test_labels, k=5, chun
     """
     train_points = _points("train_points", train_points)
     test_points = _points("test_points", test_points)
-    train_labels = np.asarray(train_labels).astype(np.int64).ravel()
-    test_labels = np.asarray(test_labels).astype(np.int64).ravel()
-    if len(train_labels) != len(train_points) or len(test_labels) != len(test_points):
-        raise ValueError(
-            "Each point needs one label. Received: "
-            f"{len(train_points)} train_points and {len(train_labels)} train_labels, "
-            f"{len(test_points)} test_points and {len(test_labels)} test_labels")
+    train_labels = _labels("train_labels", train_labels, len(train_points))
+    test_labels = _labels("test_labels", test_labels, len(test_points))
     if train_points.shape[1] != test_points.shape[1]:
         raise ValueError("Train and test points need the same number of features. Received: "
-                         f"{train_points.shape} and {test_points.shape}")
+                         f"train_points of shape {train_points.shape}, test_points of shape "
+                         f"{test_points.shape}")
     k = _validation.positive_int("k", k)
     if k > len(train_points):
         raise ValueError(f"`k` cannot exceed the {len(train_points)} training points. "
                          f"Received: k={k}")
     chunk = _validation.positive_int("chunk", chunk)
-    num_classes = int(max(train_labels.max(), test_labels.max())) + 1
+    classes, train_classes = np.unique(train_labels, return_inverse=True)
     correct = 0
     for start in range(0, len(test_points), chunk):
         distances = _squared_distances(test_points[start:start + chunk], train_points)
-        neighbours = np.argpartition(distances, k - 1, axis=1)[:, :k]
-        votes = np.zeros((len(distances), num_classes), dtype=np.int64)
-        np.add.at(votes, (np.arange(len(distances))[:, None], train_labels[neighbours]), 1)
-        correct += int(np.sum(votes.argmax(axis=1) == test_labels[start:start + chunk]))
+        neighbours = np.argsort(distances, axis=1, kind="stable")[:, :k]
+        votes = np.zeros((len(distances), len(classes)), dtype=np.int64)
+        np.add.at(votes, (np.arange(len(distances))[:, None], train_classes[neighbours]), 1)
+        predicted = classes[votes.argmax(axis=1)]
+        correct += int(np.sum(predicted == test_labels[start:start + chunk]))
     return correct / len(test_points)

@@ -729,6 +729,10 @@ def orthogonality(sparse, references, title=None):
     """
     if not isinstance(sparse, dict) or not sparse:
         raise ValueError(f"`sparse` must be a non-empty dict. Received: sparse={sparse!r}")
+    colors = ("tab:red", "tab:gray", "tab:green")
+    if not isinstance(references, dict) or len(references) > len(colors):
+        raise ValueError(f"`references` must be a dict of at most {len(colors)} entries. "
+                         f"Received: references with keys {list(references)!r}")
     rhos = sorted(sparse)
     figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
     left.plot(rhos, [np.mean(sparse[rho][0]) for rho in rhos], "o-", color="tab:blue",
@@ -739,7 +743,7 @@ def orthogonality(sparse, references, title=None):
     right.plot(rhos, [np.median(np.abs(sparse[rho][2])) for rho in rhos], "o-",
                color="tab:blue", label="with the penalty (beta > 0)")
     for (label, (responses, filter_cosines)), color in zip(
-            references.items(), ("tab:red", "tab:gray", "tab:green"), strict=False):
+            references.items(), colors[:len(references)], strict=True):
         left.axhline(np.mean(responses), color=color, linestyle="-.", label=label)
         right.axhline(np.median(np.abs(filter_cosines)), color=color, linestyle="-.",
                       label=label)
@@ -1046,7 +1050,8 @@ def mode_shares(coverages, title=None):
         sample near a mode are left blank.
     """
     if not coverages:
-        raise ValueError(f"`coverages` must be a non-empty list. Received: {coverages!r}")
+        raise ValueError("`coverages` must be a non-empty list of ModeCoverage. Received: "
+                         f"coverages={coverages!r}")
     shares = np.array([coverage.shares if sum(coverage.counts) else
                        np.full(len(coverage.counts), np.nan) for coverage in coverages]).T
     figure, axis = plt.subplots(figsize=(min(12, 2 + 0.3 * shares.shape[1]), 3.4))

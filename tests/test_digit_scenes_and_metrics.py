@@ -100,17 +100,28 @@ def test_nearest_distances_and_knn_against_brute_force():
     labels = np.repeat(np.arange(3), 40)
     points = centres[labels] + rng.normal(size=(120, 2))
     assert metrics.knn_accuracy(points[::2], labels[::2], points[1::2], labels[1::2]) == 1.0
+    # Any integers are labels: negative ones are classes too, not indices from the end.
+    assert metrics.knn_accuracy(points[::2], labels[::2] - 1, points[1::2],
+                                labels[1::2] - 1) == 1.0
+    assert metrics.knn_accuracy(np.zeros((4, 1)) + [[0], [0], [0], [9]], [-1, -1, -1, 5],
+                                [[9.0]], [5], k=1) == 1.0
+    # Neighbours at equal distance are taken in order, so reordering cannot change the vote
+    # beyond that rule: two points at the same place, labels 0 then 1, k = 1 picks the first.
+    assert metrics.knn_accuracy([[0.0], [0.0]], [0, 1], [[0.0]], [0], k=1) == 1.0
+    assert metrics.knn_accuracy([[0.0], [0.0]], [1, 0], [[0.0]], [0], k=1) == 0.0
 
 
 @pytest.mark.parametrize("call, pattern", [
     (lambda: metrics.nearest_distances(np.zeros((2, 3)), np.zeros((4, 2))), "same number"),
     (lambda: metrics.nearest_distances(np.zeros(3), np.zeros((4, 3))), "points"),
     (lambda: metrics.knn_accuracy(np.zeros((4, 2)), [0, 1, 0], np.zeros((2, 2)), [0, 1]),
-     "4 train_points and 3 train_labels"),
+     "4 points and 3 train_labels"),
     (lambda: metrics.knn_accuracy(np.zeros((4, 2)), [0] * 4, np.zeros((2, 2)), [0, 1], k=5),
      "k=5"),
     (lambda: metrics.knn_accuracy(np.zeros((4, 2)), [0] * 4, np.full((2, 2), np.inf), [0, 1]),
      "finite"),
+    (lambda: metrics.knn_accuracy(np.zeros((4, 2)), [0.5] * 4, np.zeros((2, 2)), [0, 1]),
+     "integer class labels"),
 ])
 def test_neighbour_errors_name_the_argument(call, pattern):
     with pytest.raises(ValueError, match=pattern):

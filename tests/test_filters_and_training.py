@@ -95,6 +95,15 @@ def test_pairwise_cosines_by_hand_and_against_independence():
     np.testing.assert_allclose(filters.pairwise_cosines(together), [1.0])
     np.testing.assert_allclose(filters.independent_cosines(together), [rho], atol=0.005)
     assert filters.pairwise_cosines(rng.normal(size=(64, 25))).shape == (300,)
+    # Independent units are uncorrelated whatever their cosine; units firing together are not.
+    np.testing.assert_allclose(filters.pairwise_correlations(units), 0, atol=0.01)
+    np.testing.assert_allclose(filters.pairwise_correlations(together), [1.0])
+    shifted = np.stack([units[:, 0], 3 - 2 * units[:, 0]], axis=1)
+    np.testing.assert_allclose(filters.pairwise_correlations(shifted), [-1.0])
+    np.testing.assert_allclose(filters.pairwise_correlations(units[:, :3]),
+                               np.corrcoef(units[:, :3].T)[np.triu_indices(3, k=1)])
+    with pytest.raises(ValueError, match="constant column \\(1\\)"):
+        filters.pairwise_correlations(np.stack([units[:, 0], np.ones(len(units))], axis=1))
 
 
 @pytest.mark.parametrize("columns, pattern", [
@@ -150,8 +159,12 @@ def test_filter_bank_classifier_slides_the_given_filters():
         scratch.get_layer("receptive_fields").kernel).reshape(64, 25), axis=0), 1, rtol=1e-5)
     with pytest.raises(ValueError, match="\\(64, K\\). Received: filters of shape \\(49, 6\\)"):
         filter_bank_classifier(np.ones((49, 6)))
-    with pytest.raises(ValueError, match="all-zero column"):
-        filter_bank_classifier(np.zeros((64, 2)))
+    with pytest.raises(ValueError, match="all-zero column \\(1\\)"):
+        filter_bank_classifier(np.stack([np.ones(64), np.zeros(64)], axis=1))
+    with pytest.raises(ValueError, match="input_shape=\\(28, 28, 3\\)"):
+        filter_bank_classifier(filters, input_shape=(28, 28, 3))
+    with pytest.raises(ValueError, match="patch_shape=\\(8,\\)"):
+        filter_bank_classifier(filters, patch_shape=(8,))
 
 
 def test_compare_scores_draws_every_run():

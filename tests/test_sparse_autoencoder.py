@@ -184,6 +184,8 @@ def test_tied_autoencoder_decodes_with_the_encoder_kernels_transposed(hidden_uni
     # Only biases of its own in the decoder: one kernel per encoder layer, shared.
     kernels = [v for v in model.trainable_variables if len(v.shape) == 2]
     assert len(kernels) == len(hidden_units) + 1
+    assert all(len(v.shape) == 1 for v in model.decoder.weights)  # counted once, in the encoder
+    assert model.count_params() == model.encoder.count_params() + model.decoder.count_params()
     layers = [(keras.ops.convert_to_numpy(layer.kernel), keras.ops.convert_to_numpy(layer.bias))
               for layer in model.encoder.layers]
     biases = [keras.ops.convert_to_numpy(layer.bias) for layer in model.decoder.layers]

@@ -18,38 +18,60 @@ def _widths(name, value):
     return value
 
 
+class _Handle:
+    """Holds a layer without making it a sublayer (Keras tracks layers set as attributes)."""
+
+    def __init__(self, layer):
+        self.layer = layer
+
+
 class _TiedDense(layers.Layer):
     """A dense layer whose kernel is another `Dense` layer's kernel, transposed.
 
-    Only the bias is its own; training moves the shared kernel through both uses. Built and
-    serialised by `Autoencoder(tied_weights=True)`, which rebuilds the tie from its config.
+    Only the bias is its own: the shared kernel stays the other layer's weight, counted and
+    saved once, and training moves it through both uses. `Autoencoder(tied_weights=True)`
+    builds these and rebuilds the tie from its own config; alone, a `_TiedDense` cannot be
+    recreated from its config.
     """
 
     def __init__(self, tied_to, activation=None, **kwargs):
         super().__init__(**kwargs)
-        self.tied_to = tied_to
+        self._tied_to = _Handle(tied_to)
         self.activation = keras.activations.get(activation)
 
     def build(self, input_shape):
-        self.bias = self.add_weight(shape=(self.tied_to.kernel.shape[0],), initializer="zeros",
+        tied_to = self._tied_to.layer
+        if not tied_to.built:
+            raise ValueError(f"The layer `{self.name}` decodes with the kernel of "
+                             f"`{tied_to.name}`, which is not built yet: build the encoder first.")
+        self.bias = self.add_weight(shape=(tied_to.kernel.shape[0],), initializer="zeros",
                                     name="bias")
 
     def call(self, inputs):
-        kernel = ops.cast(ops.transpose(self.tied_to.kernel), self.compute_dtype)
-        return self.activation(ops.matmul(inputs, kernel) + ops.cast(self.bias,
-                                                                     self.compute_dtype))
+        kernel = ops.transpose(ops.cast(self._tied_to.layer.kernel, self.compute_dtype))
+        return self.activation(ops.matmul(inputs, kernel)
+                               + ops.cast(self.bias, self.compute_dtype))
 
     def compute_output_shape(self, input_shape):
-        return (*input_shape[:-1], self.tied_to.kernel.shape[0])
+        return (*input_shape[:-1], self._tied_to.layer.kernel.shape[0])
+
+    def get_config(self):
+        return {**super().get_config(),
+                "activation": keras.activations.serialize(self.activation)}
+
+    @classmethod
+    def from_config(cls, config):
+        raise ValueError("A tied layer is rebuilt by `Autoencoder(tied_weights=True)`, which "
+                         f"knows the layer it is tied to. Received: config={config!r}")
 
 
 @keras.saving.register_keras_serializable(package="lessonlib")
 class Autoencoder(keras.Model):
     """An undercomplete autoencoder: D inputs -> `num_latent` latent variables -> D outputs.
 
-    With no hidden layers and a linear activation it is the lecture's simplest decoder: the
-    reconstruction is a weighted sum of basis vectors (the decoder's kernel rows), weighted by
-    the latent variables, and training finds the same subspace as PCA. Hidden layers and a
+    With no hidden layers and a linear activation the reconstruction is a weighted sum of basis
+    vectors (the decoder's kernel rows), weighted by the latent variables, and training finds
+    the same subspace as PCA. Hidden layers and a
     nonlinear activation give a learned nonlinear encoder and decoder.
 
     With `tied_weights=True` the decoder has no kernels of its own: each decoder layer uses the
@@ -88,7 +110,6 @@ class Autoencoder(keras.Model):
             name="encoder",
         )
         self.tied_weights = bool(tied_weights)
-        widths = (*self.hidden_units[::-1], self.input_dim)
         activations = (*[activation] * len(self.hidden_units), output_activation)
         names = (*[None] * len(self.hidden_units), "reconstruction")
         if self.tied_weights:
@@ -98,6 +119,7 @@ class Autoencoder(keras.Model):
                                                            activations, names, strict=True)
             ]
         else:
+            widths = (*self.hidden_units[::-1], self.input_dim)
             decoder_layers = [
                 layers.Dense(width, activation=layer_activation, name=name)
                 for width, layer_activation, name in zip(widths, activations, names,

@@ -116,8 +116,15 @@ def filter_bank_classifier(filters=None, patch_shape=(8, 8), input_shape=(28, 28
     Returns:
         keras.Sequential, not compiled.
     """
+    if len(tuple(patch_shape)) != 2:
+        raise ValueError("`patch_shape` must be (patch_height, patch_width). Received: "
+                         f"patch_shape={patch_shape!r}")
     patch_shape = tuple(_validation.positive_int("patch_shape entries", size)
                         for size in patch_shape)
+    input_shape = tuple(input_shape)
+    if len(input_shape) != 3 or input_shape[-1] != 1:
+        raise ValueError("`input_shape` must be (height, width, 1): the filters see one "
+                         f"channel. Received: input_shape={input_shape!r}")
     if filters is None:
         count = 25
     else:
@@ -127,10 +134,13 @@ def filter_bank_classifier(filters=None, patch_shape=(8, 8), input_shape=(28, 28
                 f"`filters` must be (patch_height * patch_width, K) = "
                 f"({patch_shape[0] * patch_shape[1]}, K). Received: filters of shape "
                 f"{filters.shape}")
+        if not np.all(np.isfinite(filters)):
+            raise ValueError("`filters` must be finite. Received: filters with "
+                             f"{np.sum(~np.isfinite(filters))} NaN or infinite values")
         norms = np.linalg.norm(filters, axis=0)
-        if not np.all(np.isfinite(filters)) or np.any(norms == 0):
-            raise ValueError("`filters` must be finite with no all-zero column. Received: "
-                             f"column norms {np.round(norms, 4).tolist()}")
+        if np.any(norms == 0):
+            raise ValueError(f"`filters` has an all-zero column ({int(np.argmax(norms == 0))}), "
+                             "which cannot be scaled to unit length.")
         count = filters.shape[1]
     seeds = (None, None) if seed is None else (seed, seed + 1)
     convolution = layers.Conv2D(
