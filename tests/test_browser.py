@@ -199,7 +199,10 @@ def _run_all_cells(page, lab, tries=3):
         page.click("li.lm-Menu-item:has-text('Run All Cells')")
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            if numbered.count() or not _kernel_idle(lab):
+            # A kernel still "starting" has run nothing: only a numbered prompt or a busy kernel
+            # shows that the command took. (A click while the session connected once left
+            # lesson 04 waiting 15 minutes with nothing run.)
+            if numbered.count() or _kernel_busy(lab):
                 return
             time.sleep(0.5)
         page.keyboard.press("Escape")
@@ -221,6 +224,10 @@ def _shut_down_kernels(lab):
 
 def _kernel_idle(lab):
     return all(kernel["execution_state"] == "idle" for kernel in _api(lab, "kernels"))
+
+
+def _kernel_busy(lab):
+    return any(kernel["execution_state"] == "busy" for kernel in _api(lab, "kernels"))
 
 
 def _save_and_read(page, path):
