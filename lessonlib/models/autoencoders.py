@@ -71,8 +71,8 @@ class Autoencoder(keras.Model):
 
     With no hidden layers and a linear activation the reconstruction is a weighted sum of basis
     vectors (the decoder's kernel rows), weighted by the latent variables, and training finds
-    the same subspace as PCA. Hidden layers and a
-    nonlinear activation give a learned nonlinear encoder and decoder.
+    the same subspace as PCA. Hidden layers and a nonlinear activation give a learned nonlinear
+    encoder and decoder.
 
     With `tied_weights=True` the decoder has no kernels of its own: each decoder layer uses the
     mirrored encoder layer's kernel, transposed. Linear and without hidden layers, that is the
