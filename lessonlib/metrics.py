@@ -90,6 +90,18 @@ class MeanIoU(keras.metrics.MeanIoU):
         return iou_per_class(keras.ops.convert_to_numpy(self.total_cm))
 
 
+def _points(name, value, min_rows=1):
+    """`value` as a float64 array of finite points `(n, d)` with n >= `min_rows`, or an error."""
+    value = np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float64)
+    if value.ndim != 2 or len(value) < min_rows:
+        raise ValueError(f"`{name}` must be points, shape (n, d) with n >= {min_rows}. "
+                         f"Received: {name} of shape {value.shape}")
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"`{name}` must be finite; {np.sum(~np.isfinite(value))} of its "
+                         f"values are NaN or infinite. Received: {name} of shape {value.shape}")
+    return value
+
+
 def frechet_distance(features_a, features_b):
     """The Fréchet distance between Gaussians fitted to two sets of feature vectors.
 
@@ -108,18 +120,8 @@ def frechet_distance(features_a, features_b):
         ValueError: if a set is not `(n, d)` with n >= 2, holds NaN or infinity, or the two
             sets' feature sizes differ.
     """
-    features = []
-    for name, value in (("features_a", features_a), ("features_b", features_b)):
-        value = np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float64)
-        if value.ndim != 2 or len(value) < 2:
-            raise ValueError(f"`{name}` must be feature vectors, shape (n, d) with n >= 2. "
-                             f"Received: {name} of shape {value.shape}")
-        if not np.all(np.isfinite(value)):
-            raise ValueError(f"`{name}` must be finite; {np.sum(~np.isfinite(value))} of its "
-                             f"values are NaN or infinite. Received: {name} of shape "
-                             f"{value.shape}")
-        features.append(value)
-    (a, b) = features
+    a = _points("features_a", features_a, min_rows=2)
+    b = _points("features_b", features_b, min_rows=2)
     if a.shape[1] != b.shape[1]:
         raise ValueError("Both sets need features of the same size. Received: "
                          f"features_a of shape {a.shape}, features_b of shape {b.shape}")
@@ -136,15 +138,6 @@ def frechet_distance(features_a, features_b):
     return float(max(distance, 0.0))
 
 
-def _points(name, value):
-    value = np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float64)
-    if value.ndim != 2 or len(value) == 0:
-        raise ValueError(f"`{name}` must be points, shape (n, d) with n >= 1. "
-                         f"Received: {name} of shape {value.shape}")
-    if not np.all(np.isfinite(value)):
-        raise ValueError(f"`{name}` must be finite. Received: {name} with "
-                         f"{np.sum(~np.isfinite(value))} NaN or infinite values")
-    return value
 
 
 def _squared_distances(queries, reference):
