@@ -69,6 +69,31 @@ def mean_iou(y_true, y_pred, num_classes):
     return (float(np.mean(per_class[present])) if present.any() else float("nan")), per_class
 
 
+def foreground_iou(y_true, y_pred, num_classes, background):
+    """Return the IoU of "any class but `background`", whatever the class: where, not which.
+
+    A pixel counts as foreground in `y_true` or `y_pred` when its label is not `background`,
+    so a prediction that finds an object's outline but names the wrong class still scores here
+    (lesson 02 calls it the ink IoU of digit scenes).
+
+    Args:
+        y_true, y_pred: as for `confusion_matrix`.
+        num_classes: number of classes.
+        background: the background's label.
+
+    Returns:
+        float; NaN when neither holds any foreground.
+    """
+    matrix = confusion_matrix(y_true, y_pred, num_classes)
+    background = _validation.non_negative_int("background", background)
+    if background >= num_classes:
+        raise ValueError(f"`background` must be a label, 0 to {num_classes - 1}. "
+                         f"Received: background={background}")
+    both = np.delete(np.delete(matrix, background, axis=0), background, axis=1).sum()
+    union = matrix.sum() - matrix[background, background]
+    return float(both / union) if union else float("nan")
+
+
 @keras.saving.register_keras_serializable(package="lessonlib")
 class MeanIoU(keras.metrics.MeanIoU):
     """Keras's `MeanIoU` for a pixel-wise softmax, with the IoU of each class on request.

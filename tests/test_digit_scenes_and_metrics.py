@@ -34,8 +34,19 @@ def test_scenes_are_deterministic_given_a_seed(digits):
     assert not np.array_equal(first[1], make_digit_scenes(*digits, num_scenes=4, seed=6)[1])
 
 
+def test_scenes_of_some_classes_only(digits):
+    scenes, masks = make_digit_scenes(*digits, num_scenes=30, classes=(0, 3, 7), seed=0)
+    assert set(np.unique(masks)) == {0, 3, 7, BACKGROUND}  # labels keep their digit values
+    everything = make_digit_scenes(*digits, num_scenes=30, seed=0)[1]
+    assert len(set(np.unique(everything)) - {0, 3, 7, BACKGROUND}) > 0
+
+
 @pytest.mark.parametrize("kwargs, pattern", [
     ({"num_scenes": 0}, r"num_scenes=0"),
+    ({"classes": ()}, r"classes=\(\)"),
+    ({"classes": (3, 3)}, r"classes=\(3, 3\)"),
+    ({"classes": "37"}, r"classes='37'"),
+    ({"classes": (3, 12)}, r"asks for \[12\]"),
     ({"digits_per_scene": (3, 1)}, r"digits_per_scene=\(3, 1\)"),
     ({"digit_size": (10, 80)}, r"digit_size=\(10, 80\)"),
 ])
@@ -52,6 +63,19 @@ def test_mean_iou_by_hand():
     np.testing.assert_allclose(per_class[:3], [1 / 3, 2 / 3, 1 / 2])
     assert np.isnan(per_class[3])  # absent everywhere: not counted
     assert mean == pytest.approx((1 / 3 + 2 / 3 + 1 / 2) / 3)
+
+
+def test_foreground_iou_ignores_which_class():
+    truth = np.array([[10, 3, 3], [10, 7, 10]])
+    named_wrong = np.array([[10, 5, 5], [10, 5, 10]])  # the right pixels, the wrong class
+    assert metrics.foreground_iou(truth, named_wrong, NUM_CLASSES, BACKGROUND) == 1.0
+    assert metrics.mean_iou(truth, named_wrong, NUM_CLASSES)[0] < 0.5
+    shifted = np.array([[10, 10, 3], [10, 7, 7]])  # 2 of the 3 ink pixels, and one more
+    assert metrics.foreground_iou(truth, shifted, NUM_CLASSES, BACKGROUND) == pytest.approx(2 / 4)
+    empty = np.full((2, 3), BACKGROUND)
+    assert np.isnan(metrics.foreground_iou(empty, empty, NUM_CLASSES, BACKGROUND))
+    with pytest.raises(ValueError, match="background=11"):
+        metrics.foreground_iou(truth, truth, NUM_CLASSES, 11)
 
 
 def test_mean_iou_takes_probabilities():

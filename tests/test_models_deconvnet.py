@@ -54,6 +54,27 @@ def test_fcn_baseline_shares_the_encoder_and_has_no_switches():
     assert not any(isinstance(layer, MaxPoolingWithSwitches) for layer in fcn.layers)
 
 
+def test_the_upsampling_ablation_differs_only_in_its_unpooling():
+    deconvnet = DeconvNet((32, 32, 1))
+    nearest = DeconvNet((32, 32, 1), unpooling="nearest")
+    def weights(model):
+        return [(layer.name, [tuple(w.shape) for w in layer.weights]) for layer in model.layers
+                if layer.weights]
+    assert weights(nearest) == weights(deconvnet)
+    assert nearest.count_params() == deconvnet.count_params()
+    assert not any(isinstance(layer, (MaxPoolingWithSwitches, MaxUnpooling2D))
+                   for layer in nearest.layers)
+    stages = decoder_stages(nearest)
+    assert stages.output_names[0] == "upsample3"
+    assert [output.shape[1] for output in stages.outputs] == [8, 8, 16, 16, 32, 32]
+    # Upsampling copies each value into its 2x2 window: no zeros, unlike unpooling's 3/4.
+    x = np.random.default_rng(0).random((1, 32, 32, 1)).astype("float32")
+    probe = keras.Model(nearest.inputs, [nearest.get_layer("block3_pool").output,
+                                         nearest.get_layer("upsample3").output])
+    pooled, upsampled = (ops.convert_to_numpy(value) for value in probe(x))
+    np.testing.assert_array_equal(upsampled, pooled.repeat(2, axis=1).repeat(2, axis=2))
+
+
 def test_decoder_stages_go_from_coarse_to_fine():
     model = DeconvNet((32, 32, 1))
     stages = decoder_stages(model)
@@ -88,6 +109,8 @@ def test_a_deconvnet_fits_saves_and_loads(tmp_path):
     (DeconvNet, {"input_shape": (4, 4, 1)}, r"at least 8"),
     (FCNBaseline, {"input_shape": (30, 30, 1)}, r"divisible by 8"),
     (DeconvNet, {"num_classes": 0}, r"num_classes=0"),
+    (DeconvNet, {"unpooling": "bilinear"}, r"unpooling='bilinear'"),
+    (DeconvNet, {"input_shape": (30, 30, 1), "unpooling": "nearest"}, r"divisible by 8"),
 ])
 def test_bad_arguments(build, kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):

@@ -24,8 +24,23 @@ def _resize(image, size):
     return resize(image, (size, size), order=1, anti_aliasing=True, preserve_range=True)
 
 
+def _of_classes(images, labels, classes):
+    """The digits of `classes` only; every class asked for must have at least one digit."""
+    if (not isinstance(classes, (tuple, list)) or not classes
+            or any(isinstance(c, bool) or not isinstance(c, (int, np.integer)) for c in classes)
+            or len(set(classes)) != len(classes)):
+        raise ValueError("`classes` must be a non-empty tuple of distinct digit classes, e.g. "
+                         f"(0, 3, 7). Received: classes={classes!r}")
+    missing = sorted(set(classes) - set(np.unique(labels).tolist()))
+    if missing:
+        raise ValueError(f"`classes` asks for {missing}, which no digit in `labels` has. "
+                         f"Received: classes={classes!r}")
+    keep = np.isin(labels, classes)
+    return images[keep], labels[keep]
+
+
 def make_digit_scenes(images, labels, num_scenes, canvas_size=64, digits_per_scene=(2, 4),
-                      digit_size=(20, 36), seed=0):
+                      digit_size=(20, 36), classes=None, seed=0):
     """Compose digit scenes from digit images.
 
     Digits are placed where they do not overlap an earlier digit's box when possible (up to 30
@@ -38,6 +53,8 @@ def make_digit_scenes(images, labels, num_scenes, canvas_size=64, digits_per_sce
         canvas_size: side of the square canvas in pixels.
         digits_per_scene: `(fewest, most)` digits on a canvas, both included.
         digit_size: `(smallest, largest)` side of a digit after scaling, in pixels.
+        classes: the digit classes to draw from, e.g. `(0, 3, 7)`; `None` for all. Labels keep
+            their values, so a model still scores `NUM_CLASSES` classes.
         seed: the same seed gives the same scenes.
 
     Returns:
@@ -45,8 +62,8 @@ def make_digit_scenes(images, labels, num_scenes, canvas_size=64, digits_per_sce
         [0, 1], and uint8 `(num_scenes, canvas_size, canvas_size)` labels in 0..10.
 
     Raises:
-        ValueError: for sizes that are not positive, ranges given backwards, or digits larger
-            than the canvas.
+        ValueError: for sizes that are not positive, ranges given backwards, digits larger
+            than the canvas, or classes with no digit in `labels`.
     """
     num_scenes = _validation.positive_int("num_scenes", num_scenes)
     canvas_size = _validation.positive_int("canvas_size", canvas_size)
@@ -64,6 +81,8 @@ def make_digit_scenes(images, labels, num_scenes, canvas_size=64, digits_per_sce
     if images.ndim != 3 or len(images) != len(labels) or len(images) == 0:
         raise ValueError("`images` must be (N, height, width) with one label each. Received: "
                          f"images of shape {images.shape}, labels of shape {labels.shape}")
+    if classes is not None:
+        images, labels = _of_classes(images, labels, classes)
     rng = np.random.default_rng(seed)
     scenes = np.zeros((num_scenes, canvas_size, canvas_size), np.float32)
     masks = np.full((num_scenes, canvas_size, canvas_size), BACKGROUND, np.uint8)
@@ -94,7 +113,8 @@ def load_digit_scenes(num_train, num_test, canvas_size=64, seed=0, verbose=True,
         canvas_size: side of the canvas.
         seed: fixes the scenes (and the MNIST fallback's split).
         verbose: let `load_mnist` say which digits it uses.
-        **options: passed to `make_digit_scenes` (`digits_per_scene`, `digit_size`).
+        **options: passed to `make_digit_scenes` (`digits_per_scene`, `digit_size`,
+            `classes`).
 
     Returns:
         `(x_train, y_train), (x_test, y_test)` as `make_digit_scenes` returns them.

@@ -104,7 +104,7 @@ def _encoder(inputs, config, switches):
 
 def DeconvNet(  # noqa: N802 (named like keras.applications.VGG16, which it mirrors)
     input_shape=(64, 64, 1), num_classes=11, preset="small", filters=None,
-    convs_per_block=None, bottleneck_units=None, name="deconvnet",
+    convs_per_block=None, bottleneck_units=None, unpooling="switches", name="deconvnet",
 ):
     """Build a DeconvNet: VGG-style encoder, mirrored unpooling/deconvolution decoder.
 
@@ -113,6 +113,11 @@ def DeconvNet(  # noqa: N802 (named like keras.applications.VGG16, which it mirr
     and ReLU as the encoder block had convolutions (its last ReLU is `deconv{k}_relu{n}`). A
     1x1 convolution with a softmax gives every pixel a distribution over `num_classes`.
 
+    `unpooling="nearest"` builds the ablation: every unpooling becomes an `UpSampling2D` that
+    copies each value into its whole 2x2 window (layer `upsample{k}`), so the decoder no longer
+    knows where each maximum came from. Neither kind of unpooling has weights: the two models
+    have the same parameters, layer for layer.
+
     Args:
         input_shape: `(height, width, channels)`; height and width at least 2^blocks (odd
             sizes are fine: unpooling restores them).
@@ -120,24 +125,30 @@ def DeconvNet(  # noqa: N802 (named like keras.applications.VGG16, which it mirr
         preset: `"small"` (3 blocks of 16, 32, 64 filters: trains in minutes on a CPU) or
             `"vgg16"` (the lecture's configuration, fc6/fc7 included).
         filters, convs_per_block, bottleneck_units: override the preset.
+        unpooling: `"switches"` (the DeconvNet) or `"nearest"` (`UpSampling2D`; height and
+            width must then be divisible by 2^blocks).
         name: the model's name.
 
     Returns:
         keras.Model from images to `(batch, height, width, num_classes)` probabilities.
 
     Raises:
-        ValueError: for an unknown preset, sizes that are not positive, or an input smaller
-            than the pooling allows.
+        ValueError: for an unknown preset or unpooling, sizes that are not positive, or an
+            input smaller than the pooling allows.
     """
     config = _config(preset, filters, convs_per_block, bottleneck_units)
     num_classes = _validation.positive_int("num_classes", num_classes)
-    _check_input_shape(tuple(input_shape), len(config["filters"]), divisible=False)
+    switches = _validation.one_of("unpooling", unpooling, ("switches", "nearest")) == "switches"
+    _check_input_shape(tuple(input_shape), len(config["filters"]), divisible=not switches)
     inputs = keras.Input(input_shape)
-    x, pools = _encoder(inputs, config, switches=True)
+    x, pools = _encoder(inputs, config, switches=switches)
     widths = config["filters"]
     for block in range(len(widths), 0, -1):
-        switch, size = pools[block - 1]
-        x = MaxUnpooling2D(2, output_size=size, name=f"unpool{block}")(x, switch)
+        if switches:
+            switch, size = pools[block - 1]
+            x = MaxUnpooling2D(2, output_size=size, name=f"unpool{block}")(x, switch)
+        else:
+            x = layers.UpSampling2D(2, name=f"upsample{block}")(x)
         count = config["convs_per_block"][block - 1]
         # Mirror the encoder: keep this block's width, and end on the width of the block below.
         below = widths[block - 2] if block > 1 else widths[0]
@@ -177,8 +188,8 @@ def decoder_stages(model):
     """Return a model that outputs the decoder's activations at every scale, coarse to fine.
 
     For a DeconvNet: after each unpooling and after each stage's transposed convolutions
-    (the lecture's bicycle figure, at the scales of your input). For the FCN baseline: the
-    coarse class scores and their upsampling.
+    (the lecture's bicycle figure, at the scales of your input; with `unpooling="nearest"`,
+    after each upsampling). For the FCN baseline: the coarse class scores and their upsampling.
 
     Returns:
         keras.Model with the same input whose outputs are the activations in the order the
@@ -187,14 +198,14 @@ def decoder_stages(model):
     names = [layer.name for layer in model.layers]
     chosen = []
     for index, layer_name in enumerate(names):
-        if layer_name.startswith("unpool") or layer_name in ("scores", "upsample"):
+        if layer_name.startswith(("unpool", "upsample")) or layer_name == "scores":
             chosen.append(layer_name)
         elif layer_name.startswith("deconv") and "_relu" in layer_name:
             following = names[index + 1] if index + 1 < len(names) else ""
             if not (following.startswith(layer_name.split("_relu")[0] + "_conv")):
                 chosen.append(layer_name)  # the last ReLU of a decoder stage
     if not chosen:
-        raise ValueError("`model` has no decoder layers (unpool*, deconv*, scores, upsample): "
+        raise ValueError("`model` has no decoder layers (unpool*, upsample*, deconv*, scores): "
                          f"build it with DeconvNet or FCNBaseline. Received: model={model.name}")
     outputs = [model.get_layer(layer_name).output for layer_name in chosen]
     return keras.Model(model.inputs, outputs, name=f"{model.name}_decoder_stages")
