@@ -4,10 +4,10 @@
     python benchmarks/deconvnet.py --fast       # the fast-mode budget
     python benchmarks/deconvnet.py --seed 1     # another seed (data and initial weights)
 
-Same data, seed, optimiser (Adam, 3e-3 decaying to 0 along a cosine), batch and epochs for the
-three, as lesson 02 trains them. Prints each model's parameters, training time, test mean IoU
+Same data, seed, optimiser (Adam, 3e-3), batch and epochs for the three, as lesson 02 trains
+them. Prints each model's parameters, training time, test mean IoU
 and ink IoU (`metrics.foreground_iou`), and the gaps. The goals are the lesson's assertions:
-the DeconvNet leads the FCN baseline by at least 5 mean-IoU points (10 in fast mode) and the
+the DeconvNet leads the FCN baseline by at least 5 mean-IoU points (8 in fast mode) and the
 upsampling decoder by at least 5 ink-IoU points; and its full-mode training takes under
 5 minutes on 2 CPU cores. Noh et al. report 69.6 against FCN-8s's 62.2 on PASCAL VOC 2012.
 """
@@ -18,7 +18,6 @@ import sys
 import time
 
 import keras
-import numpy as np
 
 from lessonlib import datasets, metrics, runtime
 from lessonlib.losses import pixel_crossentropy
@@ -42,9 +41,8 @@ def train_and_score(build, data, epochs, setup):
     (x_train, y_train), (x_test, y_test) = data
     keras.utils.set_random_seed(setup.seed)
     model = build(input_shape=x_train.shape[1:])
-    steps = epochs * int(np.ceil(len(x_train) / BATCH))
-    schedule = keras.optimizers.schedules.CosineDecay(3e-3, decay_steps=steps)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=pixel_crossentropy,
+    keras.utils.set_random_seed(setup.seed)  # as the lesson does before each fit
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=pixel_crossentropy,
                   jit_compile=setup.jit_compile)
     start = time.perf_counter()
     model.fit(x_train, y_train, epochs=epochs, batch_size=BATCH, verbose=0)
@@ -77,7 +75,7 @@ def main():
         print(f"{name:<14}{parameters:>12,}{seconds:>10.1f}{mean:>10.1f}{ink:>10.1f}", flush=True)
     over_fcn = results["DeconvNet"][1] - results["FCNBaseline"][1]
     switches = results["DeconvNet"][2] - results["upsampling"][2]
-    need = 10 if arguments.fast else 5
+    need = 8 if arguments.fast else 5
     seconds = results["DeconvNet"][0]
     print("-" * 56)
     print(f"DeconvNet - FCN baseline: {over_fcn:+.1f} mean-IoU points (goal: at least +{need})")

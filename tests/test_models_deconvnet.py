@@ -110,7 +110,8 @@ def test_a_deconvnet_fits_saves_and_loads(tmp_path):
     (FCNBaseline, {"input_shape": (30, 30, 1)}, r"divisible by 8"),
     (DeconvNet, {"num_classes": 0}, r"num_classes=0"),
     (DeconvNet, {"unpooling": "bilinear"}, r"unpooling='bilinear'"),
-    (DeconvNet, {"input_shape": (30, 30, 1), "unpooling": "nearest"}, r"divisible by 8"),
+    (DeconvNet, {"input_shape": (30, 30, 1), "unpooling": "nearest"},
+     r"divisible by 8 for 3 pooling blocks with unpooling='nearest'"),
 ])
 def test_bad_arguments(build, kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):

@@ -29,8 +29,8 @@ def _of_classes(images, labels, classes):
     if (not isinstance(classes, (tuple, list)) or not classes
             or any(isinstance(c, bool) or not isinstance(c, (int, np.integer)) for c in classes)
             or len(set(classes)) != len(classes)):
-        raise ValueError("`classes` must be a non-empty tuple of distinct digit classes, e.g. "
-                         f"(0, 3, 7). Received: classes={classes!r}")
+        raise ValueError("`classes` must be a non-empty tuple or list of distinct digit "
+                         f"classes, e.g. (0, 3, 7). Received: classes={classes!r}")
     missing = sorted(set(classes) - set(np.unique(labels).tolist()))
     if missing:
         raise ValueError(f"`classes` asks for {missing}, which no digit in `labels` has. "

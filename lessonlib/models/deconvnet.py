@@ -51,7 +51,7 @@ def _config(preset, filters, convs_per_block, bottleneck_units):
     return config
 
 
-def _check_input_shape(input_shape, num_blocks, divisible):
+def _check_input_shape(input_shape, num_blocks, divisible, why=""):
     if len(input_shape) != 3 or any(
         not isinstance(size, int) or size < 1 for size in input_shape
     ):
@@ -63,7 +63,7 @@ def _check_input_shape(input_shape, num_blocks, divisible):
     ):
         needed = "divisible by" if divisible else "at least"
         raise ValueError(f"`input_shape`'s height and width must be {needed} {factor} for "
-                         f"{num_blocks} pooling blocks. Received: input_shape={input_shape!r}")
+                         f"{num_blocks} pooling blocks{why}. Received: input_shape={input_shape!r}")
 
 
 def _bn_relu(x, prefix, index=""):
@@ -120,7 +120,7 @@ def DeconvNet(  # noqa: N802 (named like keras.applications.VGG16, which it mirr
 
     Args:
         input_shape: `(height, width, channels)`; height and width at least 2^blocks (odd
-            sizes are fine: unpooling restores them).
+            sizes are fine with switches: unpooling restores them).
         num_classes: classes per pixel (digit scenes: 11).
         preset: `"small"` (3 blocks of 16, 32, 64 filters: trains in minutes on a CPU) or
             `"vgg16"` (the lecture's configuration, fc6/fc7 included).
@@ -139,7 +139,8 @@ def DeconvNet(  # noqa: N802 (named like keras.applications.VGG16, which it mirr
     config = _config(preset, filters, convs_per_block, bottleneck_units)
     num_classes = _validation.positive_int("num_classes", num_classes)
     switches = _validation.one_of("unpooling", unpooling, ("switches", "nearest")) == "switches"
-    _check_input_shape(tuple(input_shape), len(config["filters"]), divisible=not switches)
+    _check_input_shape(tuple(input_shape), len(config["filters"]), divisible=not switches,
+                       why="" if switches else " with unpooling='nearest'")
     inputs = keras.Input(input_shape)
     x, pools = _encoder(inputs, config, switches=switches)
     widths = config["filters"]
