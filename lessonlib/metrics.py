@@ -163,8 +163,6 @@ def frechet_distance(features_a, features_b):
     return float(max(distance, 0.0))
 
 
-
-
 def _squared_distances(queries, reference):
     # |q - r|^2 = |q|^2 - 2 q.r + |r|^2, clipped at 0 against rounding.
     return np.maximum((queries**2).sum(1)[:, None] - 2 * queries @ reference.T
