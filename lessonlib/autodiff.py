@@ -2,12 +2,14 @@
 
 Keras 3 computes gradients inside `fit`, but has no public `grad` for a lesson that wants to
 compare a formula with autodiff. Each backend has its own way (TensorFlow's `GradientTape`,
-`jax.grad`, PyTorch's `backward`); this module holds the three, chosen once by
-`keras.backend.backend()`, so lessons and tests call one function.
+`jax.grad`, PyTorch's `backward`); this module holds the three, picked by
+`lessonlib._backend.select`, so lessons and tests call one function.
 """
 
 import keras
 import numpy as np
+
+from lessonlib import _backend
 
 
 def _tensor(x):
@@ -71,16 +73,14 @@ def gradient(function, x):
 
     Raises:
         ValueError: if the function's value is not a scalar.
+        NotImplementedError: on a Keras backend other than TensorFlow, JAX and PyTorch.
 
     Example:
 
     >>> gradient(lambda t: keras.ops.sum(t**2), np.array([1.0, 2.0]))
     array([2., 4.])
     """
-    backend = keras.backend.backend()
-    if backend not in _GRADIENTS:
-        raise ValueError(f"No gradient for the Keras backend {backend!r}; use one of "
-                         f"{', '.join(_GRADIENTS)}.")
+    backend_gradient = _backend.select(_GRADIENTS, "autodiff.gradient")
 
     def scalar(tensor):
         value = function(tensor)
@@ -91,4 +91,4 @@ def gradient(function, x):
             )
         return value
 
-    return np.asarray(keras.ops.convert_to_numpy(_GRADIENTS[backend](scalar, x)))
+    return np.asarray(keras.ops.convert_to_numpy(backend_gradient(scalar, x)))

@@ -21,7 +21,7 @@ import os
 
 import keras
 
-from lessonlib import _keras_internals, _validation
+from lessonlib import _backend, _keras_internals, _validation
 
 FAST_MODE_VARIABLE = "LESSONLIB_FAST"
 SEED_VARIABLE = "LESSONLIB_SEED"
@@ -180,7 +180,7 @@ def device():
     Returns:
         Device: GPUs visible to the backend, or the CPU with its core count.
     """
-    probe = _GPU_PROBES.get(keras.backend.backend())
+    probe = _backend.select(_GPU_PROBES, "runtime.device", default=None)
     names, capability = probe() if probe else ([], None)
     if names:
         return Device("GPU", tuple(names), capability, cpu_cores())
@@ -254,7 +254,7 @@ def steps_per_execution(steps):
         int
     """
     steps = _validation.positive_int("steps", steps)
-    return 1 if keras.backend.backend() == "torch" else steps
+    return _backend.select({"torch": 1}, "runtime.steps_per_execution", default=steps)
 
 
 def describe(for_device=None):
@@ -272,10 +272,11 @@ def describe(for_device=None):
 def without_autotuner(dataset):
     """Return a `tf.data.Dataset` with `tf.data`'s autotuner off.
 
-    With it on, deleting a dataset's iterator waits for the autotuner's thread to wake, and
-    Keras deletes one at every epoch's end: on a 2-core CPU, 3 of 10 epochs of 6 s stalled, by
-    up to 5.7 s (lesson 02's DeconvNet fit on arrays, benchmarks/fit_arrays.py); none did with
-    it off. Batches sliced from arrays in memory have nothing for it to tune.
+    Why: with it on, deleting an iterator can wait for the autotuner's thread, for up to
+    seconds on a 2-core CPU, and Keras deletes one at the end of every epoch.
+    `benchmarks/tf_data_stall.py` reproduces it with `tf.data` alone; RESULTS.md has the
+    numbers. Batches sliced from arrays in memory have nothing for it to tune. Remove this
+    when that benchmark shows no stall with the autotuner on.
     """
     import tensorflow as tf
 
@@ -288,8 +289,12 @@ def tf_data_autotuner(enabled):
     """On TensorFlow, turn `tf.data`'s autotuner on or off in the pipelines Keras builds when
     `fit`, `evaluate` or `predict` get NumPy arrays (see `without_autotuner` for why).
 
-    `setup` turns it off; `tf_data_autotuner(True)` restores Keras's own pipeline. Other
-    backends read arrays without `tf.data`, so there this does nothing.
+    `setup` turns it off, for every `fit` on arrays in the lessons, `GAN.fit` included;
+    `tf_data_autotuner(True)` restores Keras's own pipeline. Keras offers no public option for
+    that pipeline (`_keras_internals.array_adapter`); the alternative, a `tf.data.Dataset`
+    built by hand for each of the lessons' `fit` calls, would hide Keras's `fit(x, y)` from
+    the students who read them. Other backends read arrays without `tf.data`: there this
+    does nothing.
 
     Args:
         enabled: True for Keras's default (autotuned), False for no autotuning.

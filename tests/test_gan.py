@@ -71,42 +71,6 @@ def test_shuffled_fit_reproduces_with_the_seed_and_takes_keras_positional_argume
     assert runs[0] == runs[1]
 
 
-def test_fit_feeds_numpy_samples_on_tensorflow_through_tf_data_without_its_autotuner(
-        monkeypatch):
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("the tf.data pipeline is TensorFlow's; JAX and PyTorch read NumPy directly")
-    import tensorflow as tf
-
-    from lessonlib.training import gan_tensorflow
-
-    x = np.arange(70, dtype="float64").reshape(70, 1)
-    dataset = gan_tensorflow.real_batches(x, 32, shuffle=True)
-    assert isinstance(dataset, tf.data.Dataset)
-    # With the autotuner on, deleting each epoch's iterator can wait seconds for its thread.
-    assert dataset.options().autotune.enabled is False
-    epochs = [[batch.numpy() for batch in dataset] for _ in range(2)]
-    assert [len(batch) for batch in epochs[0]] == [32, 32, 6]
-    assert epochs[0][0].dtype == np.float32  # cast to floatx, as Keras casts arrays
-    for epoch in epochs:
-        np.testing.assert_array_equal(np.sort(np.concatenate(epoch), axis=0), x)
-    assert not np.array_equal(np.concatenate(epochs[0]), np.concatenate(epochs[1]))
-    in_order = np.concatenate(list(gan_tensorflow.real_batches(x, 32, shuffle=False)))
-    np.testing.assert_array_equal(in_order, x)
-
-    calls, real_batches = [], gan_tensorflow.real_batches
-
-    def recording(samples, batch_size, shuffle):
-        calls.append((len(samples), batch_size, shuffle))
-        return real_batches(samples, batch_size, shuffle)
-
-    monkeypatch.setattr(gan_tensorflow, "real_batches", recording)
-    history = _gan().fit(_data(64), batch_size=16, epochs=2, verbose=0)
-    assert calls == [(64, 16, True)]  # GAN.fit went through the pipeline, once
-    assert len(history.history["d_loss"]) == 2
-    with pytest.raises(ValueError, match="batch_size.*Received: batch_size=0"):
-        _gan().fit(_data(64), batch_size=0, verbose=0)
-
-
 def test_the_notes_schedule_trains_d_alone_then_g_alone_then_both():
     gan = _gan(schedule="notes", pretrain_steps=(4, 4))
     x = _data(4 * 32)  # 4 steps per epoch at batch size 32

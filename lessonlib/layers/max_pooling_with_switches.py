@@ -4,6 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from lessonlib import _backend
 from lessonlib.layers import _pool_geometry as geometry
 
 
@@ -93,6 +94,9 @@ class MaxPoolingWithSwitches(keras.layers.Layer):
         self._gather_index = ops.convert_to_tensor(
             np.where(positions < 0, height * width, positions).ravel().astype("int32"))
         self._positions = ops.convert_to_tensor(positions.ravel().astype("int32"))
+        # Where windows tile the input, PyTorch's own kernel pools them (`_torch_call`).
+        self._pool = (_backend.select({"torch": self._torch_call}, "", default=self._pool_windows)
+                      if self._tiles else self._pool_windows)
 
     def _windows(self, inputs):
         """`(batch, num_windows, window_length, channels)`, window entries in row-major order."""
@@ -128,8 +132,11 @@ class MaxPoolingWithSwitches(keras.layers.Layer):
         return pooled.permute(0, 2, 3, 1), switches.permute(0, 2, 3, 1).to(torch.int32)
 
     def call(self, inputs):
-        if self._tiles and keras.backend.backend() == "torch":
-            return self._torch_call(inputs)
+        return self._pool(inputs)
+
+    def _pool_windows(self, inputs):
+        """Every backend: gather each window's entries, take the first maximum, look up its
+        position."""
         channels = inputs.shape[-1]
         windows = self._windows(inputs)
         # NaN as +inf, so it wins on every backend; the first maximum in row-major order.

@@ -4,36 +4,23 @@ Everything but the training step is written once here in `keras.ops`: sampling t
 the forward passes, the losses (`lessonlib.gan_theory`), the metrics and the training
 schedule. The step itself, which needs two optimisers and two sets of gradients, is the one
 thing Keras 3 cannot express once for every backend; it lives in
-`lessonlib/training/gan_{tensorflow,jax,torch}.py`, chosen once from `keras.backend.backend()`
-as Keras picks its own `Trainer`.
+`lessonlib/training/gan_{tensorflow,jax,torch}.py`, picked by `lessonlib._backend` as Keras
+picks its own `Trainer`.
 """
-
-import importlib
 
 import keras
 import numpy as np
 from keras import ops
 
-from lessonlib import _keras_internals, _validation, gan_theory, runtime
+from lessonlib import _backend, _keras_internals, _validation, gan_theory, runtime
 
-_BACKENDS = ("tensorflow", "jax", "torch")
 _SCHEDULES = ("simultaneous", "notes")
 _METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
-_steps_module = None
 
 
 def _training_steps():
-    """The backend's training-step module, imported on first use (and only that backend's)."""
-    global _steps_module
-    backend = keras.backend.backend()
-    if backend not in _BACKENDS:
-        raise NotImplementedError(
-            f"The GAN trains on the TensorFlow, JAX and PyTorch backends. Received: "
-            f"KERAS_BACKEND={backend!r}"
-        )
-    if _steps_module is None or _steps_module.BACKEND != backend:
-        _steps_module = importlib.import_module(f"lessonlib.training.gan_{backend}")
-    return _steps_module
+    """The backend's training-step module (only that backend's is imported)."""
+    return _backend.module("lessonlib.training.gan", "The GAN's training step")
 
 
 class _OptimizerPair:
@@ -229,23 +216,6 @@ class GAN(keras.Model):
     def call(self, noise, training=False):
         """G(z): the generator's samples for the noise `noise`."""
         return self.generator(noise, training=training)
-
-    def fit(self, x=None, y=None, batch_size=None, *args, shuffle=True, **kwargs):
-        """`keras.Model.fit` on the real samples `x`; `y`, if given, is unused.
-
-        On TensorFlow, a NumPy array `x` is fed through `tf.data` with its autotuner off
-        (`lessonlib.training.gan_tensorflow.real_batches`): the pipeline Keras would build
-        stalls for seconds at the end of an epoch. Everything else is Keras's own `fit`.
-        """
-        real_batches = _training_steps().real_batches
-        keras_arguments = ("sample_weight", "class_weight", "validation_split")
-        if (real_batches is not None and isinstance(x, np.ndarray) and y is None
-                and not any(kwargs.get(name) for name in keras_arguments)):
-            batch_size = 32 if batch_size is None else _validation.positive_int(
-                "batch_size", batch_size)  # 32: Keras's default
-            x = real_batches(x, batch_size, shuffle)
-            batch_size, shuffle = None, False  # the dataset batches and shuffles
-        return super().fit(x, y, batch_size, *args, shuffle=shuffle, **kwargs)
 
     def train_step(self, *args):
         return _training_steps().train_step(self, *args)

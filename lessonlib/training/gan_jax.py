@@ -11,10 +11,6 @@ import jax
 import jax.numpy as jnp
 import keras
 
-BACKEND = "jax"
-# `fit` feeds NumPy samples here without tf.data, as Keras does on this backend.
-real_batches = None
-
 
 class _State:
     """The four lists of `fit`'s state, with the generator's and the discriminator's trainable

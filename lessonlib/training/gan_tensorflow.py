@@ -2,34 +2,9 @@
 
 Keras wraps `GAN.train_step` in a `tf.function` (XLA-compiled with `jit_compile=True`), so
 everything here is traced once; the notes' schedule gates each update with `tf.cond`.
-`real_batches` is the input pipeline `GAN.fit` uses for NumPy samples on this backend.
 """
 
-import keras
-import numpy as np
 import tensorflow as tf
-
-from lessonlib import runtime
-
-BACKEND = "tensorflow"
-
-
-def real_batches(x, batch_size, shuffle):
-    """The real samples `x`, a NumPy array, as `fit`'s input: `tf.data` batches, reshuffled
-    each epoch when `shuffle`, with `tf.data`'s autotuner off.
-
-    With the autotuner on, as in the pipeline Keras builds from an array, deleting an epoch's
-    iterator waits for the autotuner's thread to wake: measured on a 2-core CPU, a 4.5 s stall
-    after 5 of 8 of the DCGAN's 6 s epochs (benchmarks/RESULTS.md). Batches sliced from an
-    array in memory have nothing to tune.
-    """
-    if np.issubdtype(x.dtype, np.floating):
-        x = x.astype(keras.config.floatx(), copy=False)  # as Keras casts arrays it is given
-    dataset = tf.data.Dataset.from_tensor_slices(x)
-    if shuffle:
-        # The op's seed derives from the global one: keras.utils.set_random_seed fixes the order.
-        dataset = dataset.shuffle(len(x), reshuffle_each_iteration=True)
-    return runtime.without_autotuner(dataset.batch(batch_size).prefetch(1))
 
 
 def _apply(optimizer, gradients, variables, active):

@@ -6,10 +6,6 @@ that descends it, so the discriminator's loss costs no generator gradients and v
 
 import torch
 
-BACKEND = "torch"
-# `fit` feeds NumPy samples here without tf.data, as Keras does on this backend.
-real_batches = None
-
 
 def _gradients(loss, optimizer, variables, retain_graph=False):
     parameters = [variable.value for variable in variables]
