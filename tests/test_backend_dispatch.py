@@ -20,8 +20,9 @@ def test_a_backend_without_an_entry_gets_an_error_naming_what_needs_it(monkeypat
                              r"Received: KERAS_BACKEND='numpy'"):
         autodiff.gradient(lambda t: keras.ops.sum(t), [1.0])
     with pytest.raises(NotImplementedError, match="The GAN's training step runs on"):
-        GAN(keras.Sequential([keras.layers.Dense(1)]),
-            keras.Sequential([keras.layers.Dense(1)]), latent_dim=2).compile(keras.optimizers.Adam(), keras.optimizers.Adam())
+        gan = GAN(keras.Sequential([keras.layers.Dense(1)]),
+                  keras.Sequential([keras.layers.Dense(1)]), latent_dim=2)
+        gan.compile(keras.optimizers.Adam(), keras.optimizers.Adam())
 
 
 def test_module_imports_only_the_running_backends_module():
