@@ -118,6 +118,20 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path):
     assert int(resumed.d_optimizer.iterations) == int(uninterrupted.d_optimizer.iterations)
 
 
+def test_a_backup_emptied_by_a_crash_while_saving_resumes_from_the_epoch_before(tmp_path):
+    # Lesson 07's BackupAndRestore keeps two epochs: a crash while the newest is written
+    # leaves it empty (h5py cannot even read its signature), and the run resumes one earlier.
+    x, backup = _data(), tmp_path / "backup"
+    with pytest.raises(KeyboardInterrupt):
+        _gan(seed=5).fit(x, batch_size=32, epochs=4, shuffle=False, verbose=0, callbacks=[
+            keras.callbacks.BackupAndRestore(backup, double_checkpoint=True), _Interrupt()])
+    (backup / "latest.weights.h5").write_bytes(b"")
+    history = _gan(seed=99).fit(x, batch_size=32, epochs=4, shuffle=False, verbose=0,
+                                callbacks=[keras.callbacks.BackupAndRestore(
+                                    backup, double_checkpoint=True)])
+    assert len(history.history["d_loss"]) == 3  # epochs 2, 3 and 4: epoch 1's backup held
+
+
 def test_stop_on_divergence_stops_on_nan_with_a_message(capsys):
     x = _data(128)
     gan = _gan()
