@@ -223,9 +223,9 @@ def jit_compile(convolutional=False, for_device=None):
 
     XLA compiles TensorFlow and JAX train steps once and runs them faster, on a CPU too.
     PyTorch's compiler spends longer compiling than the course's small models ever save,
-    so PyTorch runs eagerly. On a CPU, TensorFlow's own convolutions (oneDNN) run about twice
-    as fast as XLA's (the DCGAN step in `benchmarks/gan_step.py`: 400 against 200-270 images/s
-    on 2 cores), so a convolutional model on TensorFlow and a CPU runs without XLA.
+    so PyTorch runs eagerly. On a CPU, TensorFlow's own convolutions (oneDNN) run faster than
+    XLA's (`benchmarks/gan_step.py`; RESULTS.md), so a convolutional model on TensorFlow and a
+    CPU runs without XLA.
 
     Args:
         convolutional: whether the model's time goes into convolutions.
