@@ -1,9 +1,10 @@
 """Figures for the lessons. Every function returns a matplotlib `Figure`.
 
-A returned figure is closed in pyplot, so a notebook shows it exactly once (as the cell's last
-expression, or with `display(figure)`), and a script or test that draws hundreds of them does
-not accumulate open figures. `figure.savefig(path)` works as usual. Importing this package
-makes IPython show a returned figure as a PNG, whatever the matplotlib backend.
+The figures are built as `matplotlib.figure.Figure` objects, without pyplot: none is left open
+in pyplot, so a notebook shows each exactly once (as the cell's last expression, or with
+`display(figure)`), and a script or test that draws hundreds of them accumulates nothing.
+`figure.savefig(path)` works as usual. In a notebook, `runtime.setup` (every lesson's first
+call) makes IPython show a returned figure as a PNG (`show_figures_in_notebooks`).
 
 The functions live in one module per topic, and all are imported here
 (`from lessonlib import plotting; plotting.image_grid(...)`):
@@ -18,7 +19,7 @@ The functions live in one module per topic, and all are imported here
 - `gans`: GAN theory, mode collapse and a DCGAN's samples (lessons 06, 07).
 """
 
-from lessonlib.plotting._display import _show_figures_as_images_in_notebooks
+from lessonlib.plotting._display import show_figures_in_notebooks
 from lessonlib.plotting.autoencoders import (
     error_by_code_size,
     latent_planes,
@@ -84,6 +85,6 @@ __all__ = [
     "ring_samples",
     "mode_shares",
     "frechet_over_epochs",
+    # notebooks
+    "show_figures_in_notebooks",
 ]
-
-_show_figures_as_images_in_notebooks()

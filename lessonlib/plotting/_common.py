@@ -1,18 +1,25 @@
-"""What the figure modules share: finishing a figure, image layouts."""
+"""What the figure modules share: a new figure without pyplot, its last step, image layouts."""
 
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 from lessonlib import _validation
 
 
+def _subplots(nrows=1, ncols=1, figsize=None, **kwargs):
+    """Like pyplot's `subplots`: a new `Figure` and its axes, but one no pyplot state holds.
+
+    Keyword arguments (`squeeze`, `sharex`, `gridspec_kw`, ...) go to `Figure.subplots`.
+    """
+    figure = Figure(figsize=figsize)
+    return figure, figure.subplots(nrows, ncols, **kwargs)
+
+
 def _finish(figure, **tight_layout):
-    """Fit the panels, titles and labels into the figure (`tight_layout`), close it in pyplot
-    (a notebook then shows it once, as the cell's value), and return it."""
+    """Fit the panels, titles and labels into the figure (`tight_layout`) and return it."""
     figure.tight_layout(**tight_layout)
-    plt.close(figure)
     return figure
 
 

@@ -6,10 +6,10 @@ Lesson 03 draws `latent_planes` (two-dimensional codes, an autoencoder's against
 training.
 """
 
-import matplotlib.pyplot as plt
+import matplotlib
 import numpy as np
 
-from lessonlib.plotting._common import _finish
+from lessonlib.plotting._common import _finish, _subplots
 from lessonlib.plotting.images import filter_mosaic
 
 
@@ -27,7 +27,7 @@ def sparsity_summary(rho_hat, weights, sparsity_target, image_shape=None, title=
         matplotlib.figure.Figure
     """
     rho_hat = np.asarray(rho_hat, dtype=np.float64)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6),
+    figure, (left, right) = _subplots(1, 2, figsize=(9, 3.6),
                                          gridspec_kw={"width_ratios": [1.2, 1]})
     bins = np.linspace(0, max(3 * sparsity_target, rho_hat.max() * 1.05), 30)
     left.hist(rho_hat, bins=bins, color="tab:blue")
@@ -69,7 +69,7 @@ def sparsity_traces(steps, traces, sparsity_target, title=None):
                 f"Each trace must have shape (len(steps), num_hidden) = ({len(steps)}, ...). "
                 f"Received: traces[{label!r}] of shape {np.shape(trace)}"
             )
-    figure, axes = plt.subplots(1, len(traces), figsize=(3.2 * len(traces), 3.2),
+    figure, axes = _subplots(1, len(traces), figsize=(3.2 * len(traces), 3.2),
                                 sharex=True, sharey=True, squeeze=False)
     floor = 1e-5  # a dead unit's rho_hat underflows towards 0; the log axis stops here
     for axis, (label, trace) in zip(axes.flat, traces.items(), strict=True):
@@ -109,7 +109,7 @@ def orthogonality(sparse, references, title=None):
         raise ValueError(f"`references` must be a dict of at most {len(colors)} entries. "
                          f"Received: references with keys {list(references)!r}")
     rhos = sorted(sparse)
-    figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+    figure, (left, right) = _subplots(1, 2, figsize=(10, 3.8))
     left.plot(rhos, [np.mean(sparse[rho][0]) for rho in rhos], "o-", color="tab:blue",
               label="measured")
     left.plot(rhos, [np.mean(sparse[rho][1]) for rho in rhos], "s--", color="tab:blue",
@@ -155,8 +155,8 @@ def latent_planes(planes, labels, title=None):
             raise ValueError(f"Each plane must hold one 2-D code per label, ({len(labels)}, 2). "
                              f"Received: planes[{name!r}] of shape {np.shape(codes)}")
     classes = np.unique(labels)
-    colors = plt.get_cmap("tab10")
-    figure, axes = plt.subplots(1, len(planes), figsize=(4.6 * len(planes), 4.4), squeeze=False)
+    colors = matplotlib.colormaps["tab10"]
+    figure, axes = _subplots(1, len(planes), figsize=(4.6 * len(planes), 4.4), squeeze=False)
     for axis, (name, codes) in zip(axes.flat, planes.items(), strict=True):
         codes = np.asarray(codes)
         for index, label in enumerate(classes):
@@ -191,7 +191,7 @@ def error_by_code_size(sizes, errors, title=None):
         if np.shape(values) != sizes.shape:
             raise ValueError(f"Each method needs one error per size, {sizes.shape}. "
                              f"Received: errors[{name!r}] of shape {np.shape(values)}")
-    figure, axis = plt.subplots(figsize=(6, 3.8))
+    figure, axis = _subplots(figsize=(6, 3.8))
     for name, values in errors.items():
         axis.plot(sizes, values, "o-", label=name)
     axis.set_xscale("log", base=2)

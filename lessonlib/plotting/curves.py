@@ -5,10 +5,9 @@ several runs side by side (lessons 02 and 06); `compare_scores` shows repeated m
 a few methods (lesson 04).
 """
 
-import matplotlib.pyplot as plt
 import numpy as np
 
-from lessonlib.plotting._common import _finish
+from lessonlib.plotting._common import _finish, _subplots
 
 
 def training_curves(history, metrics=None, title=None):
@@ -37,7 +36,7 @@ def training_curves(history, metrics=None, title=None):
             f"`metrics` names values the history does not hold ({', '.join(missing)}); it "
             f"holds {', '.join(logs)}. Received: metrics={metrics!r}"
         )
-    figure, axes = plt.subplots(
+    figure, axes = _subplots(
         1, len(metrics), figsize=(3.6 * len(metrics), 3), squeeze=False
     )
     for axis, name in zip(axes.flat, metrics, strict=True):
@@ -77,7 +76,7 @@ def compare_curves(curves, first_epoch=0, reference=None, reference_label=None, 
         matplotlib.figure.Figure
     """
     _check_runs("curves", curves, "values")
-    figure, axis = plt.subplots(figsize=(7, 3.6))
+    figure, axis = _subplots(figsize=(7, 3.6))
     for name, values in curves.items():
         axis.plot(np.arange(first_epoch, first_epoch + len(values)), values, marker="o",
                   markersize=3, label=name)
@@ -105,7 +104,7 @@ def compare_scores(scores, ylabel="test accuracy", title=None):
         matplotlib.figure.Figure
     """
     _check_runs("scores", scores, "scores")
-    figure, axis = plt.subplots(figsize=(1.8 + 2.2 * len(scores), 3.6))
+    figure, axis = _subplots(figsize=(1.8 + 2.2 * len(scores), 3.6))
     for index, values in enumerate(scores.values()):
         values = np.asarray(values, dtype=np.float64)
         axis.bar(index, values.mean(), width=0.6, color="tab:blue", alpha=0.35)

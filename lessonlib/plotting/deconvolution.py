@@ -5,10 +5,9 @@ kernel, cropped by the padding (also `widgets.transposed_convolution_explorer`);
 `pooling_and_unpooling` draws max pooling with switches and the unpooling they allow.
 """
 
-import matplotlib.pyplot as plt
 import numpy as np
 
-from lessonlib.plotting._common import _finish
+from lessonlib.plotting._common import _finish, _subplots
 
 
 def _annotate(axis, values, fmt="{:.2g}"):
@@ -50,7 +49,7 @@ def transposed_convolution(activations, kernel, strides=1, padding="valid"):
     stride_h, stride_w = (strides, strides) if isinstance(strides, int) else strides
     top = deconvolution.crop_offset(kernel.shape[0], stride_h, padding)
     left = deconvolution.crop_offset(kernel.shape[1], stride_w, padding)
-    figure, axes = plt.subplots(1, 4, figsize=(13, 3.6),
+    figure, axes = _subplots(1, 4, figsize=(13, 3.6),
                                 gridspec_kw={"width_ratios": [1, 1, 1.6, 1.6]})
     panels = [
         (activations, f"activations {activations.shape[0]}x{activations.shape[1]}"),
@@ -85,7 +84,7 @@ def pooling_and_unpooling(values, pooled, switches, unpooled):
     """
     values, unpooled = np.asarray(values), np.asarray(unpooled)
     pooled, switches = np.asarray(pooled), np.asarray(switches)
-    figure, axes = plt.subplots(1, 4, figsize=(13, 3.6))
+    figure, axes = _subplots(1, 4, figsize=(13, 3.6))
     width = values.shape[1]
     limit = max(np.abs(values).max(), 1e-12)
     for axis, data, label in zip(

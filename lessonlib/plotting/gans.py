@@ -7,10 +7,9 @@ Lesson 06 draws `discriminator_against_optimal`, `criterion_against_jsd`,
 
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
 
-from lessonlib.plotting._common import _as_images, _columns, _finish
+from lessonlib.plotting._common import _as_images, _columns, _finish, _subplots
 
 
 def grid_animation(images_per_epoch, epochs, ncols=None, interval=400):
@@ -21,6 +20,10 @@ def grid_animation(images_per_epoch, epochs, ncols=None, interval=400):
         epochs: the epoch each frame was taken after, for the title.
         ncols: images per row.
         interval: milliseconds per frame.
+
+    Returns:
+        matplotlib.animation.FuncAnimation, over a `Figure` built without pyplot, so it plays
+        where it is rendered (`.to_jshtml()`, `.save(path)`) and no pyplot window shows it.
     """
     from matplotlib import animation
 
@@ -38,7 +41,7 @@ def grid_animation(images_per_epoch, epochs, ncols=None, interval=400):
             row, column = divmod(index, ncols)
             tiles[frame, row * (height + 1):row * (height + 1) + height,
                   column * (width + 1):column * (width + 1) + width] = image
-    figure, axis = plt.subplots(figsize=(0.45 * ncols + 0.5, 0.45 * nrows + 0.7))
+    figure, axis = _subplots(figsize=(0.45 * ncols + 0.5, 0.45 * nrows + 0.7))
     axis.axis("off")
     shown = axis.imshow(tiles[0], cmap="gray", vmin=0, vmax=1)
     title = axis.set_title(f"after epoch {epochs[0]}")
@@ -48,15 +51,13 @@ def grid_animation(images_per_epoch, epochs, ncols=None, interval=400):
         title.set_text(f"after epoch {epochs[frame]}")
         return shown, title
 
-    result = animation.FuncAnimation(figure, draw, frames=len(frames), interval=interval,
-                                     blit=False)
-    plt.close(figure)
-    return result
+    return animation.FuncAnimation(figure, draw, frames=len(frames), interval=interval,
+                                   blit=False)
 
 
 def discriminator_against_optimal(grid, p_data, p_g, discriminator, optimal, title=None):
     """The two densities, and a trained D(x) over D*(x) = p_data/(p_data + p_g) (lesson 06)."""
-    figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    figure, (top, bottom) = _subplots(2, 1, figsize=(7, 5), sharex=True)
     top.plot(grid, p_data, label="p_data")
     top.plot(grid, p_g, label="p_g")
     top.set_ylabel("density")
@@ -77,7 +78,7 @@ def discriminator_against_optimal(grid, p_data, p_g, discriminator, optimal, tit
 
 def criterion_against_jsd(distances, criteria, jsd, label="mean of p_g"):
     """C(G) and -log 4 + 2 JSD(p_data || p_g) as p_g moves: the minimum -log 4 at p_g = p_data."""
-    figure, axis = plt.subplots(figsize=(6, 3.6))
+    figure, axis = _subplots(figsize=(6, 3.6))
     axis.plot(distances, criteria, marker="o", markersize=4, label=r"$C(G) = V(D^*, G)$")
     axis.plot(distances, -np.log(4) + 2 * np.asarray(jsd), linestyle="--", color="black",
               label=r"$-\log 4 + 2\,JSD(p_{data}\,\|\,p_g)$")
@@ -94,7 +95,7 @@ def criterion_against_jsd(distances, criteria, jsd, label="mean of p_g"):
 def generator_gradients(d_fake, minimax, non_saturating):
     """Each generated sample's gradient magnitude under both generator losses, against its
     D(G(z)), on log axes: the minimax loss's vanishes as D(G(z)) -> 0 (lesson 06)."""
-    figure, axis = plt.subplots(figsize=(6, 3.6))
+    figure, axis = _subplots(figsize=(6, 3.6))
     axis.scatter(d_fake, minimax, s=6, alpha=0.5, label=r"minimax: $\log(1 - D(G(z)))$")
     axis.scatter(d_fake, non_saturating, s=6, alpha=0.5, marker="s",
                  label=r"non-saturating: $-\log D(G(z))$")
@@ -118,7 +119,7 @@ def ring_samples(samples, centers, titles=None):
     count = len(samples)
     if count == 0:
         raise ValueError("`samples` must hold at least one set of points. Received: 0 sets")
-    figure, axes = plt.subplots(1, count, figsize=(2.6 * count, 2.8), squeeze=False)
+    figure, axes = _subplots(1, count, figsize=(2.6 * count, 2.8), squeeze=False)
     for index, (axis, points) in enumerate(zip(axes.flat, samples, strict=True)):
         points = np.asarray(points)
         axis.scatter(points[:, 0], points[:, 1], s=2, alpha=0.3)
@@ -150,7 +151,7 @@ def mode_shares(coverages, title=None):
                          f"coverages={coverages!r}")
     shares = np.array([coverage.shares if sum(coverage.counts) else
                        np.full(len(coverage.counts), np.nan) for coverage in coverages]).T
-    figure, axis = plt.subplots(figsize=(min(12, 2 + 0.3 * shares.shape[1]), 3.4))
+    figure, axis = _subplots(figsize=(min(12, 2 + 0.3 * shares.shape[1]), 3.4))
     image = axis.imshow(shares, aspect="auto", cmap="viridis", vmin=0,
                         vmax=max(0.5, np.nanmax(shares) if np.isfinite(shares).any() else 0.5),
                         interpolation="nearest")
@@ -166,7 +167,7 @@ def mode_shares(coverages, title=None):
 
 def frechet_over_epochs(epochs, distances, floor, name, accuracy=None):
     """The Fréchet distance of generated digits per epoch, with the real-vs-real floor."""
-    figure, axis = plt.subplots(figsize=(6.5, 3.6))
+    figure, axis = _subplots(figsize=(6.5, 3.6))
     axis.plot(epochs, distances, marker="o", label="generated vs real")
     axis.axhline(floor, color="black", linestyle="--", label="real vs real (the floor)")
     axis.set_yscale("log")

@@ -7,10 +7,9 @@ units of an autoencoder respond to (lessons 00 and 04, and `sparsity_summary`).
 
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
 
-from lessonlib.plotting._common import _as_images, _columns, _finish
+from lessonlib.plotting._common import _as_images, _columns, _finish, _subplots
 
 
 def image_grid(images, ncols=None, titles=None, image_shape=None, cmap="gray", title=None,
@@ -44,7 +43,7 @@ def image_grid(images, ncols=None, titles=None, image_shape=None, cmap="gray", t
         )
     ncols = _columns(count, ncols)
     nrows = math.ceil(count / ncols)
-    figure, axes = plt.subplots(
+    figure, axes = _subplots(
         nrows, ncols, figsize=(1.2 * ncols, 1.2 * nrows + (0.3 if title else 0)), squeeze=False
     )
     for index, axis in enumerate(axes.flat):
@@ -112,7 +111,7 @@ def filter_grid(weights, image_shape=None, ncols=None, title=None):
     mosaic = filter_mosaic(weights, image_shape, ncols)
     height, width = mosaic.shape
     scale = 6 / max(height, width)
-    figure, axis = plt.subplots(figsize=(max(2, width * scale), max(2, height * scale)))
+    figure, axis = _subplots(figsize=(max(2, width * scale), max(2, height * scale)))
     axis.imshow(mosaic, cmap="gray", vmin=-1, vmax=1, interpolation="nearest")
     axis.axis("off")
     if title:

@@ -2,10 +2,9 @@
 the sparsity penalty's shape (lesson 04).
 """
 
-import matplotlib.pyplot as plt
 import numpy as np
 
-from lessonlib.plotting._common import _finish
+from lessonlib.plotting._common import _finish, _subplots
 
 
 def densities_and_fits(x, target, fits, title=None):
@@ -20,7 +19,7 @@ def densities_and_fits(x, target, fits, title=None):
     Returns:
         matplotlib.figure.Figure
     """
-    figure, axis = plt.subplots(figsize=(7, 3.5))
+    figure, axis = _subplots(figsize=(7, 3.5))
     axis.fill_between(x, target, color="0.85", label="p (target)")
     for label, density in fits.items():
         axis.plot(x, density, linewidth=2, label=label)
@@ -41,7 +40,7 @@ def bernoulli_kl_curves(sparsity_targets=(0.01, 0.05, 0.2)):
     from lessonlib.kl import bernoulli_kl
 
     rho_hat = np.linspace(0.001, 0.999, 999)
-    figure, axis = plt.subplots(figsize=(7, 3.5))
+    figure, axis = _subplots(figsize=(7, 3.5))
     for rho in sparsity_targets:
         axis.plot(rho_hat, bernoulli_kl(rho, rho_hat), label=f"rho = {rho:g}")
     axis.set_ylim(0, 3)

@@ -6,10 +6,9 @@ strongest units; `projection_stages` follows one projection down, resolution by 
 `measures_by_layer` compares the projections' measures layer by layer, network by network.
 """
 
-import matplotlib.pyplot as plt
 import numpy as np
 
-from lessonlib.plotting._common import _finish
+from lessonlib.plotting._common import _finish, _subplots
 
 
 def projection(image, result, bgr=False):
@@ -31,7 +30,7 @@ def projection(image, result, bgr=False):
     colour = image.ndim == 3 and image.shape[-1] == 3
     pixels = np.asarray(result.pixels, dtype=np.float64)
     top, bottom, left, right = result.receptive_field
-    figure, axes = plt.subplots(1, 4 if colour else 2, figsize=(11 if colour else 6, 3.2))
+    figure, axes = _subplots(1, 4 if colour else 2, figsize=(11 if colour else 6, 3.2))
     if colour:
         image = _as_unit_range(image)
         axes[0].imshow(image)
@@ -94,7 +93,7 @@ def projection_grid(image, projections, bgr=False):
                          f"Received: projections={projections!r}")
     image = _as_unit_range(image)
     columns = 2 * max(len(units) for units in projections.values())
-    figure, axes = plt.subplots(len(projections), columns, squeeze=False,
+    figure, axes = _subplots(len(projections), columns, squeeze=False,
                                 figsize=(1.3 * columns, 1.45 * len(projections)))
     for row, (layer, units) in enumerate(projections.items()):
         for index, result in enumerate(units):
@@ -133,7 +132,7 @@ def projection_stages(image, result, bgr=False):
                          "Received: a Projection without stages")
     image = _as_unit_range(image)
     panels = len(result.stages) + 1
-    figure, axes = plt.subplots(1, panels, figsize=(2.0 * panels, 2.3))
+    figure, axes = _subplots(1, panels, figsize=(2.0 * panels, 2.3))
     axes[0].imshow(image)
     top, bottom, left, right = result.receptive_field
     axes[0].add_patch(Rectangle((left - 0.5, top - 0.5), right - left, bottom - top,
@@ -167,7 +166,7 @@ def measures_by_layer(measures, names=("coherence", "concentration"), titles=Non
         raise ValueError("`measures` must be a non-empty dict {network: {layer: [...]}}. "
                          f"Received: measures={measures!r}")
     titles = titles or names
-    figure, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 3.4), squeeze=False)
+    figure, axes = _subplots(1, len(names), figsize=(5.5 * len(names), 3.4), squeeze=False)
     for axis, name, title in zip(axes[0], names, titles, strict=True):
         for offset, (network, by_layer) in enumerate(measures.items()):
             layer_names = list(by_layer)

@@ -4,16 +4,16 @@
 is the lecture's figure of a decoder's activations at every scale, coarse to fine.
 """
 
-import matplotlib.pyplot as plt
+import matplotlib
 import numpy as np
 
-from lessonlib.plotting._common import _as_images, _finish
+from lessonlib.plotting._common import _as_images, _finish, _subplots
 
 
 def _label_colors(num_classes, background):
     from matplotlib.colors import ListedColormap
 
-    colors = list(plt.get_cmap("tab10").colors)
+    colors = list(matplotlib.colormaps["tab10"].colors)
     colors = (colors * (num_classes // len(colors) + 1))[:num_classes]
     if background is not None:
         colors[background] = (0.0, 0.0, 0.0)
@@ -53,7 +53,7 @@ def label_maps(images, masks, predictions=None, num_classes=11, background=10, c
             rows.append((name, predicted, None))
     colors = _label_colors(num_classes, background)
     shown = len(images)
-    figure, axes = plt.subplots(len(rows), shown, figsize=(1.6 * shown, 1.6 * len(rows)),
+    figure, axes = _subplots(len(rows), shown, figsize=(1.6 * shown, 1.6 * len(rows)),
                                 squeeze=False)
     for row, (name, data, cmap) in enumerate(rows):
         for column in range(shown):
@@ -93,7 +93,7 @@ def activation_scales(image, activations, names):
     if len(activations) != len(names):
         raise ValueError(f"`names` must name each of the {len(activations)} activations. "
                          f"Received: {len(names)} names")
-    figure, axes = plt.subplots(1, len(activations) + 1,
+    figure, axes = _subplots(1, len(activations) + 1,
                                 figsize=(2.0 * (len(activations) + 1), 2.4), squeeze=False)
     image = np.asarray(image)
     axes[0, 0].imshow(image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image,
