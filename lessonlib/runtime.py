@@ -1,8 +1,8 @@
 """Where a lesson runs: backend and device, seeding, and the fast/full budget.
 
 Every lesson starts with `runtime.setup(seed=...)`, which seeds Python, NumPy and the Keras
-backend, picks the training settings that suit the device, and prints one line saying where
-the lesson runs:
+backend, picks the training settings that suit the device, makes the lesson's figures show as
+images in the notebook, and prints one line saying where the lesson runs:
 
     Keras 3.15.1 on tensorflow 2.21.0, CPU (2 cores) | full mode | float32, jit on | seed 0
 
@@ -348,6 +348,9 @@ def setup(seed=0, precision="auto", verbose=True):
     """Seed everything, choose the training settings for this device, and say where we run.
 
     On TensorFlow it also turns off `tf.data`'s autotuner for arrays (`tf_data_autotuner`).
+    In IPython (a notebook, a console) it makes a returned matplotlib `Figure` show as a PNG
+    (`plotting.show_figures_in_notebooks`): the lessons' figures are built without pyplot, so
+    no matplotlib backend would show them.
 
     Args:
         seed: seeds Python's, NumPy's and the backend's random generators
@@ -377,6 +380,9 @@ def setup(seed=0, precision="auto", verbose=True):
     policy = precision_policy(current) if precision == "auto" else precision
     keras.mixed_precision.set_global_policy(policy)
     tf_data_autotuner(False)
+    from lessonlib import plotting  # here, so that what imports runtime loads no matplotlib
+
+    plotting.show_figures_in_notebooks()
     chosen = Runtime(seed, current, fast_mode(), policy, jit_compile(), lesson_seed)
     if verbose:
         print(chosen)

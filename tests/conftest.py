@@ -21,3 +21,11 @@ def keras_globals_restored():
         adapter.get_tf_dataset = pipeline
     keras.backend.clear_session()
 
+
+@pytest.fixture
+def ipython_shell():
+    """An IPython shell running, as in a notebook's kernel: `get_ipython()` returns it."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    yield InteractiveShell.instance()
+    InteractiveShell.clear_instance()

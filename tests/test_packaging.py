@@ -62,6 +62,21 @@ def test_ci_runs_the_readme_test_command():
     assert command.group(1) in (ROOT / ".ci" / "run").read_text()
 
 
+def test_the_install_holds_every_subpackage_of_lessonlib():
+    # A non-editable install copies only the packages setuptools finds from pyproject.toml; one
+    # it missed (lessonlib.plotting, a package of its own) would import in a checkout only.
+    import setuptools
+
+    find = pyproject()["tool"]["setuptools"]["packages"]["find"]
+    finder = (setuptools.find_namespace_packages if find.get("namespaces", True)
+              else setuptools.find_packages)
+    found = set(finder(where=str(ROOT), include=find["include"], exclude=find.get("exclude", ())))
+    packages = {".".join(path.parent.relative_to(ROOT).parts)
+                for path in (ROOT / "lessonlib").rglob("__init__.py")}
+    assert "lessonlib.plotting" in packages
+    assert packages <= found, f"pyproject.toml installs none of {sorted(packages - found)}"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
 def test_notebooks_are_committed_clean_and_normalised(path):
     text = path.read_text()

@@ -9,12 +9,12 @@ from lessonlib import plotting
 pytestmark = pytest.mark.backend_independent
 
 
-def test_image_grid_returns_a_closed_figure_with_one_panel_per_image():
+def test_image_grid_returns_a_figure_pyplot_does_not_hold_with_one_panel_per_image():
     images = np.random.default_rng(0).random((10, 28, 28))
     before = plt.get_fignums()
     figure = plotting.image_grid(images, ncols=5, titles=list(range(10)))
     assert isinstance(figure, Figure)
-    assert plt.get_fignums() == before  # closed: a notebook shows it once
+    assert plt.get_fignums() == before  # not in pyplot: a notebook shows it once
     shown = [axis for axis in figure.axes if axis.images]
     assert len(shown) == 10
     assert shown[3].get_title() == "3"
@@ -78,20 +78,17 @@ def test_training_curves_errors():
         plotting.training_curves({})
 
 
-def test_figures_display_as_png_in_ipython_whatever_the_backend():
-    import importlib
+def test_figures_display_as_png_in_ipython_once_asked_whatever_the_backend(ipython_shell):
+    figure = plotting.image_grid(np.zeros((2, 8, 8)))
+    assert "image/png" not in ipython_shell.display_formatter.format(figure)[0]
+    assert plotting.show_figures_in_notebooks() is True  # as runtime.setup does
+    assert plotting.show_figures_in_notebooks() is True  # twice changes nothing
+    data, _ = ipython_shell.display_formatter.format(figure)
+    assert data["image/png"][:4] == b"\x89PNG"
 
-    from IPython.core.interactiveshell import InteractiveShell
 
-    shell = InteractiveShell.instance()
-    try:
-        importlib.reload(plotting)  # registers the formatter with the running shell
-        figure = plotting.image_grid(np.zeros((2, 8, 8)))
-        data, _ = shell.display_formatter.format(figure)
-        assert data["image/png"][:4] == b"\x89PNG"
-    finally:
-        InteractiveShell.clear_instance()
-        importlib.reload(plotting)
+def test_outside_ipython_there_is_no_formatter_to_register():
+    assert plotting.show_figures_in_notebooks() is False
 
 
 def test_compare_curves_draws_every_run_from_epoch_0_on_one_axis_with_the_reference():

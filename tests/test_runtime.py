@@ -66,6 +66,17 @@ def test_setup_prints_one_line_with_backend_device_and_mode(capsys, monkeypatch)
     assert re.search(r"CPU \(\d+ cores\)|\d GPUs?: ", line), line
 
 
+def test_setup_makes_the_notebook_show_figures_as_png(ipython_shell):
+    # The lessons' figures are built without pyplot, so no matplotlib backend shows them: the
+    # lesson's first call registers the formatter with its kernel's shell.
+    from lessonlib import plotting
+
+    figure = plotting.image_grid(np.zeros((2, 8, 8)))
+    assert "image/png" not in ipython_shell.display_formatter.format(figure)[0]
+    runtime.setup(seed=0, verbose=False)
+    assert ipython_shell.display_formatter.format(figure)[0]["image/png"][:4] == b"\x89PNG"
+
+
 def test_lessonlib_seed_replaces_the_lessons_seed_and_says_so(capsys, monkeypatch):
     monkeypatch.setenv("LESSONLIB_SEED", "3")
     chosen = runtime.setup(seed=0)
