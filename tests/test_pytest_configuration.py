@@ -12,8 +12,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 LESSON = "notebooks/00_getting_started.ipynb"
 
 
-def _pytest(*arguments, path=None):
-    environment = dict(os.environ)
+def _pytest(*arguments, path=None, fast="1"):
+    environment = dict(os.environ, LESSONLIB_FAST=fast)
     if path is not None:
         environment["PYTHONPATH"] = os.pathsep.join(
             [str(path), *filter(None, [environment.get("PYTHONPATH")])])
@@ -40,3 +40,19 @@ def test_without_nbval_the_lessons_are_refused_with_how_to_install_it():
     assert result.returncode != 0
     assert "run by nbval, which is not installed" in result.stdout + result.stderr
     assert 'pip install -e ".[test]"' in result.stdout + result.stderr
+
+
+def test_fast_mode_runs_each_lesson_the_grader_judges_once():
+    # The judge's lessons depend on the sandbox and the backend; the probe asks the same
+    # function the grading fixture asks.
+    from tests.test_grading_lessons import judged_lessons
+
+    lessons = judged_lessons()[0]
+    fast = _pytest("notebooks", "tests/test_grading_lessons.py")
+    full = _pytest("notebooks", "tests/test_grading_lessons.py", fast="0")
+    assert "deselected" not in full.stdout, full.stdout[-1000:]
+    collected = {line.split("::")[0] for line in fast.stdout.splitlines() if "::Cell" in line}
+    assert collected == {f"notebooks/{path.name}" for path in sorted(set(
+        (ROOT / "notebooks").glob("[0-9]*.ipynb")) - set(lessons))}, fast.stdout[-2000:]
+    if lessons:
+        assert "run once, through the grader's judge" in fast.stdout
