@@ -5,6 +5,7 @@ import numpy as np
 from keras import layers, ops
 
 from lessonlib import _keras_internals, _validation
+from lessonlib._seeded import fit_in_seeded_order
 from lessonlib._step_count import StepCounting
 from lessonlib.layers.kl_sparsity import KLSparsity
 
@@ -380,7 +381,9 @@ def sparsity_sweep(x, num_hidden, sparsity_targets, betas, weight_decay=1e-4, ep
         num_hidden: N1.
         sparsity_targets: the values of rho to try.
         betas: the values of beta to try.
-        weight_decay, epochs, batch_size, learning_rate, seed: the same for every model.
+        weight_decay, epochs, batch_size, learning_rate, seed: the same for every model; the
+            seed fixes each model's initial weights and order of samples, without reseeding
+            the global random state.
 
     Returns:
         dict mapping `(rho, beta)` to `(rho_hat, weights)`: the average activation of each
@@ -390,11 +393,10 @@ def sparsity_sweep(x, num_hidden, sparsity_targets, betas, weight_decay=1e-4, ep
     results = {}
     for sparsity_target in sparsity_targets:
         for beta in betas:
-            keras.utils.set_random_seed(seed)
             model = SparseAutoencoder(x.shape[1], num_hidden, sparsity_target, beta,
                                       weight_decay, seed=seed)
             model.compile(optimizer=keras.optimizers.Adam(learning_rate))
-            model.fit(x, batch_size=batch_size, epochs=epochs, verbose=0)
+            fit_in_seeded_order(model, x, epochs=epochs, batch_size=batch_size, seed=seed)
             results[(sparsity_target, beta)] = (model.average_activation(x),
                                                 keras.ops.convert_to_numpy(model.encoder.kernel))
     return results

@@ -12,6 +12,7 @@ import numpy as np
 from keras import layers
 
 from lessonlib import _validation
+from lessonlib._seeded import fit_in_seeded_order
 from lessonlib.metrics import frechet_distance
 
 
@@ -37,7 +38,8 @@ class DigitFeatures:
         x_test, y_test: held-out digits, for `test_accuracy`.
         epochs, batch_size: the training budget.
         num_features: the width of the penultimate layer, the feature space.
-        seed: fixes the initial weights and the shuffling.
+        seed: fixes the initial weights and the order of the training digits, without
+            reseeding the global random state.
 
     Attributes:
         test_accuracy: the classifier's accuracy on `x_test`. A distance is only as meaningful
@@ -59,22 +61,31 @@ class DigitFeatures:
                              f"{len(x_train)} training digits and {len(y_train)} labels, "
                              f"{len(x_test)} test digits and {len(y_test)} labels")
         self.num_features = _validation.positive_int("num_features", num_features)
-        keras.utils.set_random_seed(_validation.non_negative_int("seed", seed))
+        seed = _validation.non_negative_int("seed", seed)
+
+        def initial(offset):  # each layer its own seed: the global random state is not used
+            return keras.initializers.GlorotUniform(seed=seed * 10 + offset)
+
         inputs = keras.Input((28, 28, 1))
-        hidden = layers.Conv2D(32, 3, activation="relu", padding="same")(inputs)
+        hidden = layers.Conv2D(32, 3, activation="relu", padding="same",
+                               kernel_initializer=initial(0))(inputs)
         hidden = layers.MaxPooling2D()(hidden)
-        hidden = layers.Conv2D(64, 3, activation="relu", padding="same")(hidden)
+        hidden = layers.Conv2D(64, 3, activation="relu", padding="same",
+                               kernel_initializer=initial(1))(hidden)
         hidden = layers.MaxPooling2D()(hidden)
         hidden = layers.Flatten()(hidden)
-        features = layers.Dense(self.num_features, activation="relu", name="features")(hidden)
-        outputs = layers.Dense(10, activation="softmax", dtype="float32")(features)
+        features = layers.Dense(self.num_features, activation="relu", name="features",
+                                kernel_initializer=initial(2))(hidden)
+        outputs = layers.Dense(10, activation="softmax", dtype="float32",
+                               kernel_initializer=initial(3))(features)
         self.classifier = keras.Model(inputs, outputs, name="digit_classifier")
         self.extractor = keras.Model(inputs, features, name="digit_features")
         self.classifier.compile(optimizer=keras.optimizers.Adam(1e-3),
                                 loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        self.classifier.fit(x_train, y_train, epochs=_validation.positive_int("epochs", epochs),
+        fit_in_seeded_order(self.classifier, x_train, y_train,
+                            epochs=_validation.positive_int("epochs", epochs),
                             batch_size=_validation.positive_int("batch_size", batch_size),
-                            verbose=verbose)
+                            seed=seed, verbose=verbose)
         _, accuracy = self.classifier.evaluate(x_test, y_test, verbose=0)
         self.test_accuracy = float(accuracy)
         self.name = f"Fréchet distance in a digit classifier's {self.num_features} features"
