@@ -232,3 +232,27 @@ def test_a_nan_wins_its_window_where_windows_tile():
     pooled, switches = MaxPoolingWithSwitches(2)(x)
     assert np.isnan(ops.convert_to_numpy(pooled)[0, 0, 0, 0])
     assert ops.convert_to_numpy(switches)[0, 0, 0, 0] == 5  # position (1, 1) of a 4-wide input
+
+
+@pytest.mark.parametrize("pool_size, strides, padding, shape", [CASES[0], CASES[4]],
+                         ids=["tiled", "overlapping"])
+def test_a_subclassed_model_builds_both_layers_within_its_first_call(pool_size, strides,
+                                                                     padding, shape):
+    # A subclassed model builds its layers while tracing its call: inside a jit on JAX, a
+    # graph on TensorFlow (both raised), with data-less "meta" tensors on PyTorch (the maps
+    # kept from there unpooled every value to 0). What build() keeps must outlive the trace.
+    class PoolUnpool(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.pool = MaxPoolingWithSwitches(pool_size, strides, padding)
+            self.unpool = MaxUnpooling2D(pool_size, strides, padding, output_size=shape[1:3])
+
+        def call(self, inputs):
+            return self.unpool(*self.pool(inputs))
+
+    x = np.random.default_rng(0).random(shape).astype("float32")
+    expected = reference_unpool(*reference_pool(x, pool_size, strides or pool_size, padding),
+                                *shape[1:3])
+    model = PoolUnpool()
+    np.testing.assert_array_equal(ops.convert_to_numpy(model(x)), expected)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), expected)
