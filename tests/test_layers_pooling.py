@@ -184,14 +184,26 @@ def test_bad_arguments(kwargs, pattern):
 def test_bad_shapes():
     with pytest.raises(ValueError, match=r"does not fit a 2x2 input"):
         MaxPoolingWithSwitches(3)(np.zeros((1, 2, 2, 1), "float32"))
-    with pytest.raises(ValueError, match=r"\(batch, height, width, channels\)"):
-        MaxPoolingWithSwitches(2)(np.zeros((4, 4, 1), "float32"))
+    # A 3-D input gets Keras's ndim error (below); one of unknown height and width, this.
+    with pytest.raises(ValueError, match=r"\(batch, height, width, channels\) with known"):
+        MaxPoolingWithSwitches(2)(keras.Input((None, None, 1)))
     pooled = np.zeros((1, 3, 3, 1), "float32")
     switches = np.zeros((1, 3, 3, 1), "int32")
     with pytest.raises(ValueError, match=r"10x10 pools to 5x5, not to the values' 3x3"):
         MaxUnpooling2D(2, output_size=(10, 10))(pooled, switches)
     with pytest.raises(ValueError, match=r"same shape"):
         MaxUnpooling2D(2)(pooled, np.zeros((1, 3, 2, 1), "int32"))
+
+
+def test_a_3d_input_gets_the_keras_ndim_error_naming_the_layer():
+    image = np.zeros((4, 4, 1), "float32")  # no batch axis
+    with pytest.raises(ValueError, match=r"layer 'pool' is incompatible with the layer: "
+                                         r"expected ndim=4, found ndim=3"):
+        MaxPoolingWithSwitches(2, name="pool")(image)
+    switches = np.zeros((2, 2, 1), "int32")
+    with pytest.raises(ValueError, match=r"layer 'unpool' is incompatible with the layer: "
+                                         r"expected ndim=4, found ndim=3"):
+        MaxUnpooling2D(2, name="unpool")(image[:2, :2], switches)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])

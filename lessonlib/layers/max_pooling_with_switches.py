@@ -59,6 +59,7 @@ class MaxPoolingWithSwitches(keras.layers.Layer):
             "strides", self.pool_size if strides is None else strides
         )
         self.padding = geometry.normalize_padding(padding)
+        self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def _output_size(self, height, width):
         return geometry.pooled_size(height, width, self.pool_size, self.strides, self.padding)

@@ -31,8 +31,8 @@ class MaxUnpooling2D(keras.layers.Layer):
         elsewhere. Where overlapping windows chose the same position, it holds that value once.
 
     Raises:
-        ValueError: for bad arguments, values and switches of different shapes, or an
-            `output_size` that does not pool to the values' size.
+        ValueError: for bad arguments, values that are not 4-D, values and switches of
+            different shapes, or an `output_size` that does not pool to the values' size.
 
     Example: pool a 4x4 image and put each maximum back where it was; 3 of 4 places are zero.
 
@@ -57,6 +57,10 @@ class MaxUnpooling2D(keras.layers.Layer):
         self.output_size = (
             None if output_size is None else geometry.normalize_pair("output_size", output_size)
         )
+        # For the values only: Keras checks `input_spec` against a call's first argument, so a
+        # list of two specs would expect both tensors in it, as `layer([values, switches])`.
+        # build() checks that the switches have the values' shape.
+        self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def _unpooled_size(self, out_height, out_width):
         if self.output_size is not None:
