@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from layer_contract import moved, trainable_arrays
 
 from lessonlib.datasets import toy
 from lessonlib.metrics import frechet_distance
@@ -28,27 +29,19 @@ def _gan(seed=0, dropout=False, **compile_args):
     return gan
 
 
-def _weights(model):
-    return [keras.ops.convert_to_numpy(variable).copy() for variable in model.trainable_variables]
-
-
-def _moved(before, after):
-    return [not np.array_equal(first, second) for first, second in zip(before, after, strict=True)]
-
-
 @pytest.mark.parametrize("compile_args", [
     {}, {"generator_loss": "minimax"}, {"discriminator_steps": 3},
 ], ids=["non_saturating", "minimax", "k3"])
 def test_one_training_step_gives_finite_losses_and_moves_both_networks(compile_args):
     gan = _gan(**compile_args)
-    g_before, d_before = _weights(gan.generator), _weights(gan.discriminator)
+    g_before, d_before = trainable_arrays(gan.generator), trainable_arrays(gan.discriminator)
     history = gan.fit(_data(64), batch_size=64, epochs=1, verbose=0)
     assert set(history.history) == {"d_loss", "g_loss", "d_real", "d_fake"}
     for values in history.history.values():
         assert np.isfinite(values[0])
     assert 0 < history.history["d_real"][0] < 1 and 0 < history.history["d_fake"][0] < 1
-    assert all(_moved(g_before, _weights(gan.generator)))
-    assert all(_moved(d_before, _weights(gan.discriminator)))
+    assert all(moved(g_before, trainable_arrays(gan.generator)))
+    assert all(moved(d_before, trainable_arrays(gan.discriminator)))
     steps = compile_args.get("discriminator_steps", 1)
     assert int(gan.d_optimizer.iterations) == steps
     assert int(gan.g_optimizer.iterations) == 1
@@ -76,12 +69,12 @@ def test_the_notes_schedule_trains_d_alone_then_g_alone_then_both():
     x = _data(4 * 32)  # 4 steps per epoch at batch size 32
     phases = []
     for _ in range(3):
-        g_before, d_before = _weights(gan.generator), _weights(gan.discriminator)
+        g_before, d_before = trainable_arrays(gan.generator), trainable_arrays(gan.discriminator)
         gan.fit(x, batch_size=32, epochs=1, verbose=0)
-        phases.append((all(_moved(d_before, _weights(gan.discriminator))),
-                       any(_moved(d_before, _weights(gan.discriminator))),
-                       all(_moved(g_before, _weights(gan.generator))),
-                       any(_moved(g_before, _weights(gan.generator)))))
+        phases.append((all(moved(d_before, trainable_arrays(gan.discriminator))),
+                       any(moved(d_before, trainable_arrays(gan.discriminator))),
+                       all(moved(g_before, trainable_arrays(gan.generator))),
+                       any(moved(g_before, trainable_arrays(gan.generator)))))
     assert phases[0] == (True, True, False, False)  # discriminator alone
     assert phases[1] == (False, False, True, True)  # generator alone, D frozen
     assert phases[2] == (True, True, True, True)  # both
@@ -111,7 +104,8 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path):
     history = resumed.fit(x, batch_size=32, epochs=4, shuffle=False, verbose=0,
                           callbacks=[keras.callbacks.BackupAndRestore(backup)])
     assert len(history.history["d_loss"]) == 2  # epochs 3 and 4 only
-    for first, second in zip(_weights(uninterrupted), _weights(resumed), strict=True):
+    for first, second in zip(trainable_arrays(uninterrupted), trainable_arrays(resumed),
+                             strict=True):
         # The same arithmetic in the same order; only XLA's fusion may differ between the
         # two compilations, by float32 rounding.
         np.testing.assert_allclose(second, first, rtol=1e-5, atol=1e-6)

@@ -184,14 +184,26 @@ def test_bad_arguments(kwargs, pattern):
 def test_bad_shapes():
     with pytest.raises(ValueError, match=r"does not fit a 2x2 input"):
         MaxPoolingWithSwitches(3)(np.zeros((1, 2, 2, 1), "float32"))
-    with pytest.raises(ValueError, match=r"\(batch, height, width, channels\)"):
-        MaxPoolingWithSwitches(2)(np.zeros((4, 4, 1), "float32"))
+    # A 3-D input gets Keras's ndim error (below); one of unknown height and width, this.
+    with pytest.raises(ValueError, match=r"\(batch, height, width, channels\) with known"):
+        MaxPoolingWithSwitches(2)(keras.Input((None, None, 1)))
     pooled = np.zeros((1, 3, 3, 1), "float32")
     switches = np.zeros((1, 3, 3, 1), "int32")
     with pytest.raises(ValueError, match=r"10x10 pools to 5x5, not to the values' 3x3"):
         MaxUnpooling2D(2, output_size=(10, 10))(pooled, switches)
     with pytest.raises(ValueError, match=r"same shape"):
         MaxUnpooling2D(2)(pooled, np.zeros((1, 3, 2, 1), "int32"))
+
+
+def test_a_3d_input_gets_the_keras_ndim_error_naming_the_layer():
+    image = np.zeros((4, 4, 1), "float32")  # no batch axis
+    with pytest.raises(ValueError, match=r"layer 'pool' is incompatible with the layer: "
+                                         r"expected ndim=4, found ndim=3"):
+        MaxPoolingWithSwitches(2, name="pool")(image)
+    switches = np.zeros((2, 2, 1), "int32")
+    with pytest.raises(ValueError, match=r"layer 'unpool' is incompatible with the layer: "
+                                         r"expected ndim=4, found ndim=3"):
+        MaxUnpooling2D(2, name="unpool")(image[:2, :2], switches)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16", "float16"])
@@ -232,3 +244,27 @@ def test_a_nan_wins_its_window_where_windows_tile():
     pooled, switches = MaxPoolingWithSwitches(2)(x)
     assert np.isnan(ops.convert_to_numpy(pooled)[0, 0, 0, 0])
     assert ops.convert_to_numpy(switches)[0, 0, 0, 0] == 5  # position (1, 1) of a 4-wide input
+
+
+@pytest.mark.parametrize("pool_size, strides, padding, shape", [CASES[0], CASES[4]],
+                         ids=["tiled", "overlapping"])
+def test_a_subclassed_model_builds_both_layers_within_its_first_call(pool_size, strides,
+                                                                     padding, shape):
+    # A subclassed model builds its layers while tracing its call: inside a jit on JAX, a
+    # graph on TensorFlow (both raised), with data-less "meta" tensors on PyTorch (the maps
+    # kept from there unpooled every value to 0). What build() keeps must outlive the trace.
+    class PoolUnpool(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.pool = MaxPoolingWithSwitches(pool_size, strides, padding)
+            self.unpool = MaxUnpooling2D(pool_size, strides, padding, output_size=shape[1:3])
+
+        def call(self, inputs):
+            return self.unpool(*self.pool(inputs))
+
+    x = np.random.default_rng(0).random(shape).astype("float32")
+    expected = reference_unpool(*reference_pool(x, pool_size, strides or pool_size, padding),
+                                *shape[1:3])
+    model = PoolUnpool()
+    np.testing.assert_array_equal(ops.convert_to_numpy(model(x)), expected)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), expected)

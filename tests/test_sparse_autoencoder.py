@@ -82,6 +82,23 @@ def test_bad_arguments_are_named(kwargs, message):
         KLSparsity(**kwargs)
 
 
+@pytest.mark.parametrize("estimate", ["running", "full"])
+def test_the_estimate_is_read_in_float32_under_mixed_precision(estimate):
+    # As BatchNormalization's moving statistics: the compute dtype, bfloat16, would round
+    # rho_hat to 3 significant digits (and TensorFlow refused to mix it with float32).
+    rho_hat = np.array([0.0123, 0.2071, 0.0517], "float32")
+    penalties = []
+    for policy in ("float32", "mixed_bfloat16"):
+        keras.mixed_precision.set_global_policy(policy)
+        layer = KLSparsity(0.05, beta=3.0, estimate=estimate)
+        layer.build((4, 3))
+        layer.rho_hat.assign(rho_hat)
+        layer(np.full((4, 3), 0.1, "float32"))  # inference: the penalty at rho_hat
+        penalties.append(float(keras.ops.convert_to_numpy(layer.losses[0])))
+    assert penalties[0] == pytest.approx(3.0 * kl.bernoulli_kl(0.05, rho_hat).sum(), rel=1e-6)
+    assert penalties[1] == penalties[0]
+
+
 def test_layer_rejects_non_2d_inputs():
     with pytest.raises(ValueError, match=r"\(batch_size, units\)"):
         KLSparsity(0.1, 3.0)(np.zeros((2, 3, 4), "float32"))

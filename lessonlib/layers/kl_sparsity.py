@@ -77,18 +77,22 @@ class KLSparsity(keras.layers.Layer):
                 f"number of units. Received: input_shape={input_shape}"
             )
         units = input_shape[-1]
-        # The estimate used by the last training step, for reporting and for "full".
+        # The estimate used by the last training step, for reporting and for "full". Like
+        # BatchNormalization's moving statistics, the estimates are read in float32 under a
+        # mixed precision policy too (autocast=False): bfloat16 would round rho_hat to three
+        # significant digits, and the step count past 256.
         self.rho_hat = self.add_weight(
             shape=(units,), initializer=keras.initializers.Constant(self.sparsity_target),
-            trainable=False, dtype="float32", name="rho_hat",
+            trainable=False, dtype="float32", autocast=False, name="rho_hat",
         )
         if self.estimate == "running":
             self.moving_sum = self.add_weight(
                 shape=(units,), initializer="zeros", trainable=False, dtype="float32",
-                name="moving_sum",
+                autocast=False, name="moving_sum",
             )
             self.steps = self.add_weight(
-                shape=(), initializer="zeros", trainable=False, dtype="float32", name="steps"
+                shape=(), initializer="zeros", trainable=False, dtype="float32", autocast=False,
+                name="steps",
             )
 
     def _estimate(self, batch_mean, training):

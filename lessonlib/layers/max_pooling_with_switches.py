@@ -60,6 +60,7 @@ class MaxPoolingWithSwitches(keras.layers.Layer):
             "strides", self.pool_size if strides is None else strides
         )
         self.padding = geometry.normalize_padding(padding)
+        self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def _output_size(self, height, width):
         return geometry.pooled_size(height, width, self.pool_size, self.strides, self.padding)
@@ -90,10 +91,12 @@ class MaxPoolingWithSwitches(keras.layers.Layer):
         self._num_windows, self._window_length = positions.shape
         self._tiles = geometry.tiles_exactly(self.pool_size, self.strides, self.padding,
                                              height, width)
-        # Padding reads a -inf appended after the last position, so it never wins.
-        self._gather_index = ops.convert_to_tensor(
-            np.where(positions < 0, height * width, positions).ravel().astype("int32"))
-        self._positions = ops.convert_to_tensor(positions.ravel().astype("int32"))
+        # Padding reads a -inf appended after the last position, so it never wins. Kept as
+        # NumPy and made tensors in `call`: build() may run inside a trace (a subclassed
+        # model's first call), and a tensor made there does not outlive it.
+        self._gather_index = np.where(positions < 0, height * width, positions).ravel()
+        self._gather_index = self._gather_index.astype("int32")
+        self._positions = positions.ravel().astype("int32")
         # Where windows tile the input, PyTorch's own kernel pools them (`_torch_call`).
         self._pool = (_backend.select({"torch": self._torch_call}, "", default=self._pool_windows)
                       if self._tiles else self._pool_windows)
@@ -111,7 +114,8 @@ class MaxPoolingWithSwitches(keras.layers.Layer):
             return ops.reshape(windows, (-1, self._num_windows, self._window_length, channels))
         flat = ops.reshape(inputs, (-1, self._height * self._width, channels))
         lowest = ops.full_like(flat[:, :1], float("-inf"))
-        windows = ops.take(ops.concatenate([flat, lowest], axis=1), self._gather_index, axis=1)
+        windows = ops.take(ops.concatenate([flat, lowest], axis=1),
+                           ops.convert_to_tensor(self._gather_index), axis=1)
         return ops.reshape(windows, (-1, self._num_windows, self._window_length, channels))
 
     def _torch_call(self, inputs):
@@ -145,7 +149,8 @@ class MaxPoolingWithSwitches(keras.layers.Layer):
         pooled = ops.take_along_axis(windows, ops.expand_dims(winner, 2), axis=2)
         window_start = ops.arange(self._num_windows, dtype="int32") * self._window_length
         switches = ops.take(
-            self._positions, ops.cast(winner, "int32") + window_start[None, :, None]
+            ops.convert_to_tensor(self._positions),
+            ops.cast(winner, "int32") + window_start[None, :, None],
         )
         out_height, out_width = self._output_size(self._height, self._width)
         shape = (-1, out_height, out_width, channels)

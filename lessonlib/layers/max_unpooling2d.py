@@ -31,8 +31,8 @@ class MaxUnpooling2D(keras.layers.Layer):
         elsewhere. Where overlapping windows chose the same position, it holds that value once.
 
     Raises:
-        ValueError: for bad arguments, values and switches of different shapes, or an
-            `output_size` that does not pool to the values' size.
+        ValueError: for bad arguments, values that are not 4-D, values and switches of
+            different shapes, or an `output_size` that does not pool to the values' size.
 
     Example: pool a 4x4 image and put each maximum back where it was; 3 of 4 places are zero.
 
@@ -57,6 +57,10 @@ class MaxUnpooling2D(keras.layers.Layer):
         self.output_size = (
             None if output_size is None else geometry.normalize_pair("output_size", output_size)
         )
+        # For the values only: Keras checks `input_spec` against a call's first argument, so a
+        # list of two specs would expect both tensors in it, as `layer([values, switches])`.
+        # build() checks that the switches have the values' shape.
+        self.input_spec = keras.layers.InputSpec(ndim=4)
 
     def _unpooled_size(self, out_height, out_width):
         if self.output_size is not None:
@@ -103,10 +107,12 @@ class MaxUnpooling2D(keras.layers.Layer):
                                              height, width)
         positions = geometry.window_positions(height, width, self.pool_size, self.strides,
                                               self.padding)
-        self._positions = ops.convert_to_tensor(positions[None, :, :, None].astype("int32"))
+        # NumPy, made tensors in `call`: build() may run inside a trace (a subclassed model's
+        # first call), and a tensor made there does not outlive it.
+        self._positions = positions[None, :, :, None].astype("int32")
         # Positions in no window read a zero value with switch -1 appended after the last one.
-        self._gather_index = ops.convert_to_tensor(
-            np.where(covering < 0, self._num_windows, covering).ravel().astype("int32"))
+        self._gather_index = np.where(covering < 0, self._num_windows, covering).ravel()
+        self._gather_index = self._gather_index.astype("int32")
 
     def _call_tiled(self, values, switches):
         """Windows side by side: compare each switch with its window's positions, reshape."""
@@ -114,7 +120,7 @@ class MaxUnpooling2D(keras.layers.Layer):
         (pool_h, pool_w) = self.pool_size
         values = ops.reshape(values, (-1, self._num_windows, 1, channels))
         switches = ops.reshape(ops.cast(switches, "int32"), (-1, self._num_windows, 1, channels))
-        placed = ops.where(ops.equal(switches, self._positions), values,
+        placed = ops.where(ops.equal(switches, ops.convert_to_tensor(self._positions)), values,
                            ops.zeros_like(values))
         # Window entry (u, v) of window (i, j) goes to pixel (i * pool_h + u, j * pool_w + v):
         # row u of every window, laid side by side, is image row i * pool_h + u.
@@ -140,8 +146,9 @@ class MaxUnpooling2D(keras.layers.Layer):
         switches = ops.concatenate([switches, ops.full_like(switches[:, :1], -1)], axis=1)
         size = self._height * self._width
         shape = (-1, size, self._depth, channels)
-        candidates = ops.reshape(ops.take(values, self._gather_index, axis=1), shape)
-        chosen = ops.reshape(ops.take(switches, self._gather_index, axis=1), shape)
+        gather_index = ops.convert_to_tensor(self._gather_index)
+        candidates = ops.reshape(ops.take(values, gather_index, axis=1), shape)
+        chosen = ops.reshape(ops.take(switches, gather_index, axis=1), shape)
         position = ops.reshape(ops.arange(size, dtype="int32"), (1, size, 1, 1))
         hit = ops.equal(chosen, position)
         placed = ops.where(hit, candidates, ops.zeros_like(candidates))
