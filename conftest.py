@@ -36,7 +36,8 @@ def pytest_collect_file(file_path, parent):
     if file_path.suffix == ".ipynb" and not hasattr(parent.config.option, "nbval_lax"):
         raise pytest.UsageError(
             f"{file_path.name} is a lesson, run by nbval, which is not installed: install "
-            "the test tools with `python -m pip install -e \".[test]\"`")
+            'the test tools with `python -m pip install -e ".[test]"`'
+        )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -44,8 +45,10 @@ def pytest_collection_modifyitems(config, items):
     runs the instructor's version of every lesson with exercises, in fast mode, every cell,
     and fails on any error: nbval's run of those lessons would be the same run, so in fast
     mode it is left out where the judge runs. In full mode nbval runs every lesson."""
-    judge = next((item for item in items
-                  if item.name == "test_every_instructor_version_scores_full_marks"), None)
+    judge = next(
+        (item for item in items if item.name == "test_every_instructor_version_scores_full_marks"),
+        None,
+    )
     from lessonlib import runtime
 
     if judge is None or not runtime.fast_mode():
@@ -61,5 +64,7 @@ def pytest_collection_modifyitems(config, items):
 def pytest_report_collectionfinish(config):
     lessons = getattr(config, "lessons_run_by_the_judge", None)
     if lessons:
-        return (f"fast mode: {', '.join(lessons)} run once, through the grader's judge "
-                "(tests/test_grading_lessons.py), not again through nbval")
+        return (
+            f"fast mode: {', '.join(lessons)} run once, through the grader's judge "
+            "(tests/test_grading_lessons.py), not again through nbval"
+        )

@@ -25,9 +25,17 @@ from lessonlib.models import DeconvNet, FCNBaseline
 
 # Lesson 02's budgets, so the benchmark measures what the notebook trains.
 FULL = {"num_train": 3000, "num_test": 500, "epochs": 12, "scenes": {}}
-FAST = {"num_train": 800, "num_test": 300, "epochs": 12,
-        "scenes": {"canvas_size": 32, "digits_per_scene": (1, 2), "digit_size": (16, 24),
-                   "classes": (0, 1)}}
+FAST = {
+    "num_train": 800,
+    "num_test": 300,
+    "epochs": 12,
+    "scenes": {
+        "canvas_size": 32,
+        "digits_per_scene": (1, 2),
+        "digit_size": (16, 24),
+        "classes": (0, 1),
+    },
+}
 MODELS = {
     "DeconvNet": DeconvNet,
     "upsampling": lambda **shape: DeconvNet(unpooling="nearest", **shape),
@@ -42,8 +50,11 @@ def train_and_score(build, data, epochs, setup):
     keras.utils.set_random_seed(setup.seed)
     model = build(input_shape=x_train.shape[1:])
     keras.utils.set_random_seed(setup.seed)  # as the lesson does before each fit
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=pixel_crossentropy,
-                  jit_compile=setup.jit_compile)
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3),
+        loss=pixel_crossentropy,
+        jit_compile=setup.jit_compile,
+    )
     start = time.perf_counter()
     model.fit(x_train, y_train, epochs=epochs, batch_size=BATCH, verbose=0)
     seconds = time.perf_counter() - start
@@ -61,11 +72,14 @@ def main():
     budget = FAST if arguments.fast else FULL
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     setup = runtime.setup(seed=arguments.seed, precision="float32")
-    data = datasets.load_digit_scenes(budget["num_train"], budget["num_test"],
-                                      seed=arguments.seed, **budget["scenes"])
-    print(f"{budget['num_train']} training scenes, {budget['num_test']} test scenes of "
-          f"{data[0][0].shape[1]}x{data[0][0].shape[2]}, {budget['epochs']} epochs, batch "
-          f"{BATCH}, seed {arguments.seed}\n")
+    data = datasets.load_digit_scenes(
+        budget["num_train"], budget["num_test"], seed=arguments.seed, **budget["scenes"]
+    )
+    print(
+        f"{budget['num_train']} training scenes, {budget['num_test']} test scenes of "
+        f"{data[0][0].shape[1]}x{data[0][0].shape[2]}, {budget['epochs']} epochs, batch "
+        f"{BATCH}, seed {arguments.seed}\n"
+    )
     print(f"{'model':<14}{'parameters':>12}{'train s':>10}{'mean IoU':>10}{'ink IoU':>10}")
     print("-" * 56)
     results = {}
@@ -79,10 +93,14 @@ def main():
     seconds = results["DeconvNet"][0]
     print("-" * 56)
     print(f"DeconvNet - FCN baseline: {over_fcn:+.1f} mean-IoU points (goal: at least +{need})")
-    print(f"DeconvNet - upsampling: {switches:+.1f} ink-IoU points (goal: at least +5), "
-          f"{results['DeconvNet'][1] - results['upsampling'][1]:+.1f} mean-IoU points")
-    print(f"DeconvNet trained in {seconds:.0f} s (goal in full mode: under {GOAL_SECONDS} s on "
-          "2 CPU cores)")
+    print(
+        f"DeconvNet - upsampling: {switches:+.1f} ink-IoU points (goal: at least +5), "
+        f"{results['DeconvNet'][1] - results['upsampling'][1]:+.1f} mean-IoU points"
+    )
+    print(
+        f"DeconvNet trained in {seconds:.0f} s (goal in full mode: under {GOAL_SECONDS} s on "
+        "2 CPU cores)"
+    )
     return 0 if over_fcn >= need and switches >= 5 else 1
 
 

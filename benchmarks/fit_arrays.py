@@ -34,9 +34,12 @@ def worker(args):
         runtime.tf_data_autotuner(True)
     (x, y), (x_test, y_test) = datasets.load_digit_scenes(args.scenes, args.scenes // 4, seed=0)
     model = DeconvNet(input_shape=x.shape[1:], num_classes=datasets.NUM_CLASSES)
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=pixel_crossentropy,
-                  metrics=[metrics.MeanIoU(num_classes=datasets.NUM_CLASSES)],
-                  jit_compile=chosen.jit_compile)
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3),
+        loss=pixel_crossentropy,
+        metrics=[metrics.MeanIoU(num_classes=datasets.NUM_CLASSES)],
+        jit_compile=chosen.jit_compile,
+    )
 
     class Split(keras.callbacks.Callback):
         """Wall time of each epoch, of its training steps and of its validation."""
@@ -62,12 +65,25 @@ def worker(args):
 
         def on_epoch_end(self, epoch, logs=None):
             wall = time.perf_counter() - self.start
-            self.epochs.append({"wall": wall, "steps": self.steps, "validation": self.validation,
-                                "rest": wall - self.steps - self.validation})
+            self.epochs.append(
+                {
+                    "wall": wall,
+                    "steps": self.steps,
+                    "validation": self.validation,
+                    "rest": wall - self.steps - self.validation,
+                }
+            )
 
     split = Split()
-    model.fit(x, y, epochs=args.epochs, batch_size=32, validation_data=(x_test, y_test),
-              verbose=0, callbacks=[split])
+    model.fit(
+        x,
+        y,
+        epochs=args.epochs,
+        batch_size=32,
+        validation_data=(x_test, y_test),
+        verbose=0,
+        callbacks=[split],
+    )
     print(json.dumps(split.epochs[1:]))
 
 
@@ -86,8 +102,15 @@ def main():
     epochs = {"on (Keras's default)": [], "off (runtime.setup)": []}
     for _ in range(args.repeats):
         for setting, rows in epochs.items():
-            command = [sys.executable, __file__, "--worker", "--epochs", str(args.epochs),
-                       "--scenes", str(args.scenes)]
+            command = [
+                sys.executable,
+                __file__,
+                "--worker",
+                "--epochs",
+                str(args.epochs),
+                "--scenes",
+                str(args.scenes),
+            ]
             if setting.startswith("on"):
                 command.append("--autotune")
             completed = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -97,22 +120,30 @@ def main():
                 return 1
             rows.extend(json.loads(lines[-1]))
 
-    print(f"\nDeconvNet fit on {args.scenes} digit scenes (arrays), batch 32, TensorFlow; "
-          f"{args.repeats} runs x {args.epochs - 1} epochs after the first")
-    print(f"{'autotuner':<22} {'epoch s, median':>15} {'max':>6} {'steps s':>8} "
-          f"{'outside s, median':>18} {'max':>6} {'stalls':>7}")
+    print(
+        f"\nDeconvNet fit on {args.scenes} digit scenes (arrays), batch 32, TensorFlow; "
+        f"{args.repeats} runs x {args.epochs - 1} epochs after the first"
+    )
+    print(
+        f"{'autotuner':<22} {'epoch s, median':>15} {'max':>6} {'steps s':>8} "
+        f"{'outside s, median':>18} {'max':>6} {'stalls':>7}"
+    )
     for setting, rows in epochs.items():
         walls = [row["wall"] for row in rows]
         rests = [row["rest"] for row in rows]
         stalls = sum(rest > STALL_S for rest in rests)
-        print(f"{setting:<22} {statistics.median(walls):>15.2f} {max(walls):>6.2f} "
-              f"{statistics.median(row['steps'] for row in rows):>8.2f} "
-              f"{statistics.median(rests):>18.2f} {max(rests):>6.2f} "
-              f"{stalls:>3} of {len(rows)}")
+        print(
+            f"{setting:<22} {statistics.median(walls):>15.2f} {max(walls):>6.2f} "
+            f"{statistics.median(row['steps'] for row in rows):>8.2f} "
+            f"{statistics.median(rests):>18.2f} {max(rests):>6.2f} "
+            f"{stalls:>3} of {len(rows)}"
+        )
     worst = max(row["rest"] for row in epochs["off (runtime.setup)"])
     met = worst <= STALL_S
-    print(f"goal: with the autotuner off, no epoch spends over {STALL_S} s outside steps and "
-          f"validation (worst {worst:.2f} s): {'met' if met else 'NOT met'}")
+    print(
+        f"goal: with the autotuner off, no epoch spends over {STALL_S} s outside steps and "
+        f"validation (worst {worst:.2f} s): {'met' if met else 'NOT met'}"
+    )
     return 0 if met else 1
 
 

@@ -46,8 +46,11 @@ def _library(steps):
 
     gan = GAN(dcgan_generator(LATENT_DIM), dcgan_discriminator(seed=1), seed=0)
     # jit_compile="auto": XLA on GPUs and JAX, TensorFlow's own kernels on a CPU.
-    gan.compile(d_optimizer=keras.optimizers.Adam(1e-4), g_optimizer=keras.optimizers.Adam(1e-4),
-                steps_per_execution=runtime.steps_per_execution(steps))
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(1e-4),
+        g_optimizer=keras.optimizers.Adam(1e-4),
+        steps_per_execution=runtime.steps_per_execution(steps),
+    )
     images = _images(steps)
 
     class EpochTimer(keras.callbacks.Callback):
@@ -88,15 +91,17 @@ def _reference(steps):
             real_output = discriminator(images, training=True)
             fake_output = discriminator(generated_images, training=True)
             gen_loss = cross_entropy(tf.ones_like(fake_output), fake_output)
-            disc_loss = (cross_entropy(tf.ones_like(real_output), real_output)
-                         + cross_entropy(tf.zeros_like(fake_output), fake_output))
+            disc_loss = cross_entropy(tf.ones_like(real_output), real_output) + cross_entropy(
+                tf.zeros_like(fake_output), fake_output
+            )
         gen_gradients = gen_tape.gradient(gen_loss, generator.trainable_variables)
         disc_gradients = disc_tape.gradient(disc_loss, discriminator.trainable_variables)
-        generator_optimizer.apply_gradients(zip(gen_gradients, generator.trainable_variables,
-                                                strict=True))
-        discriminator_optimizer.apply_gradients(zip(disc_gradients,
-                                                    discriminator.trainable_variables,
-                                                    strict=True))
+        generator_optimizer.apply_gradients(
+            zip(gen_gradients, generator.trainable_variables, strict=True)
+        )
+        discriminator_optimizer.apply_gradients(
+            zip(disc_gradients, discriminator.trainable_variables, strict=True)
+        )
 
     images = _images(steps)
     dataset = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images)).batch(BATCH_SIZE)
@@ -147,8 +152,9 @@ def main():
     parser.add_argument("--steps", type=int, default=20, help="steps of 256 images per timing")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--backends", default="tensorflow,jax,torch")
-    parser.add_argument("--precision", default="auto",
-                        help="auto (the runtime's choice for the device) or float32")
+    parser.add_argument(
+        "--precision", default="auto", help="auto (the runtime's choice for the device) or float32"
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--reference", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -157,8 +163,17 @@ def main():
 
     results = {}
     for backend in args.backends.split(","):
-        command = [sys.executable, __file__, "--worker", "--steps", str(args.steps),
-                   "--repeats", str(args.repeats), "--precision", args.precision]
+        command = [
+            sys.executable,
+            __file__,
+            "--worker",
+            "--steps",
+            str(args.steps),
+            "--repeats",
+            str(args.repeats),
+            "--precision",
+            args.precision,
+        ]
         if backend == "tensorflow":
             command.append("--reference")
         env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -169,22 +184,28 @@ def main():
             continue
         results[backend] = json.loads(lines[-1])
 
-    print(f"\nDCGAN (TensorFlow tutorial's architecture), batch {BATCH_SIZE}, {args.steps} steps "
-          f"per timing; images/s: median of {args.repeats} (range)")
+    print(
+        f"\nDCGAN (TensorFlow tutorial's architecture), batch {BATCH_SIZE}, {args.steps} steps "
+        f"per timing; images/s: median of {args.repeats} (range)"
+    )
     print(f"{'backend':<11} {'runtime':<72} {'library':>15} {'reference':>15} {'ratio':>6}")
     status = 0
     for backend, result in results.items():
         library = statistics.median(result["library"])
         reference = statistics.median(result["reference"]) if "reference" in result else None
         ratio = library / reference if reference else None
-        print(f"{backend:<11} {result['runtime']:<72} {_summary(result['library']):>15} "
-              f"{_summary(result.get('reference')):>15} {ratio or float('nan'):>6.2f}")
+        print(
+            f"{backend:<11} {result['runtime']:<72} {_summary(result['library']):>15} "
+            f"{_summary(result.get('reference')):>15} {ratio or float('nan'):>6.2f}"
+        )
         if ratio is not None and ratio < 1.0:
             status = 1
         if result["device"] == "GPU" and library < GPU_GOAL:
             status = 1
-    goal = (f"goal: median library/reference >= 1.0 where the reference runs (TensorFlow); "
-            f"> {GPU_GOAL:,} images/s on a GPU")
+    goal = (
+        f"goal: median library/reference >= 1.0 where the reference runs (TensorFlow); "
+        f"> {GPU_GOAL:,} images/s on a GPU"
+    )
     print(goal + (": met" if status == 0 and results else ": NOT met"))
     return status
 

@@ -56,15 +56,21 @@ def main():
             path.write_bytes(lesson.read_bytes())
             paths.append(path)
         for round_ in range(args.rounds):
-            for in_sandbox in ((True, False) if round_ % 2 == 0 else (False, True)):
-                seconds, rows = timed_grade(paths, folder / "out" / "grades.csv", args.jobs,
-                                            no_sandbox=not in_sandbox)
+            for in_sandbox in (True, False) if round_ % 2 == 0 else (False, True):
+                seconds, rows = timed_grade(
+                    paths, folder / "out" / "grades.csv", args.jobs, no_sandbox=not in_sandbox
+                )
                 times[in_sandbox].append(seconds)
                 full_marks &= all(row["passed"] for row in rows)
-                print(f"round {round_ + 1}, {'sandbox' if in_sandbox else 'no sandbox':<10}: "
-                      f"{seconds:.1f} s", flush=True)
-    print(f"\n{args.copies} copies of {lesson.name}, {args.jobs} in parallel, "
-          f"{args.rounds} rounds (median)\n")
+                print(
+                    f"round {round_ + 1}, {'sandbox' if in_sandbox else 'no sandbox':<10}: "
+                    f"{seconds:.1f} s",
+                    flush=True,
+                )
+    print(
+        f"\n{args.copies} copies of {lesson.name}, {args.jobs} in parallel, "
+        f"{args.rounds} rounds (median)\n"
+    )
     for in_sandbox, label in ((True, "in Bubblewrap sandboxes"), (False, "--no-sandbox")):
         seconds = statistics.median(times[in_sandbox])
         print(f"{label:<28}{seconds:>9.1f} s{args.copies / seconds * 60:>9.1f} per minute")

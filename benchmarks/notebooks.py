@@ -41,21 +41,29 @@ def machine():
     model = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as file:
-            model = next(line.split(":", 1)[1].strip() for line in file
-                         if line.startswith("model name"))
+            model = next(
+                line.split(":", 1)[1].strip() for line in file if line.startswith("model name")
+            )
     except (OSError, StopIteration):
         pass
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     gpus = ""
     try:
-        names = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                               capture_output=True, text=True, timeout=30, check=True).stdout
+        names = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout
         gpus = ", GPU: " + ", ".join(names.split("\n")[:-1]) if names.strip() else ""
     except (OSError, subprocess.SubprocessError):
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (f"{model}, {cores} cores, {memory:.0f} GiB, {platform.system()}, "
-            f"Python {platform.python_version()}{gpus}")
+    return (
+        f"{model}, {cores} cores, {memory:.0f} GiB, {platform.system()}, "
+        f"Python {platform.python_version()}{gpus}"
+    )
 
 
 def notebook_as_script(path):
@@ -86,14 +94,23 @@ def run_one(path, runner):
                 return super().process_message(msg, cell, cell_index)
 
         notebook = nbformat.read(path, as_version=4)
-        WithoutWidgets(notebook, timeout=3600, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        WithoutWidgets(
+            notebook,
+            timeout=3600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        ).execute()
     else:
         with tempfile.NamedTemporaryFile("w", suffix=".py", delete=False) as script:
             script.write(notebook_as_script(path))
         try:
-            result = subprocess.run([sys.executable, script.name], cwd=path.parent,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            result = subprocess.run(
+                [sys.executable, script.name],
+                cwd=path.parent,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
         finally:
             os.unlink(script.name)
         if result.returncode != 0:
@@ -107,8 +124,9 @@ def run_one(path, runner):
 
 
 def measure(path, mode, runner, backend, seed=None):
-    environment = dict(os.environ, LESSONLIB_FAST="1" if mode == "fast" else "0",
-                       TF_CPP_MIN_LOG_LEVEL="2")
+    environment = dict(
+        os.environ, LESSONLIB_FAST="1" if mode == "fast" else "0", TF_CPP_MIN_LOG_LEVEL="2"
+    )
     environment.pop("LESSONLIB_SEED", None)
     if seed is not None:
         environment["LESSONLIB_SEED"] = str(seed)
@@ -116,12 +134,19 @@ def measure(path, mode, runner, backend, seed=None):
         environment["KERAS_BACKEND"] = backend
     result = subprocess.run(
         [sys.executable, __file__, "--run-one", str(path), "--runner", runner],
-        env=environment, capture_output=True, text=True,
+        env=environment,
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
-        return {"seconds": float("nan"), "peak_mib": float("nan"),
-                "error": "\n    ".join(ANSI_COLOURS.sub("", result.stderr).strip()
-                                         .splitlines()[-ERROR_LINES:]) or "failed"}
+        return {
+            "seconds": float("nan"),
+            "peak_mib": float("nan"),
+            "error": "\n    ".join(
+                ANSI_COLOURS.sub("", result.stderr).strip().splitlines()[-ERROR_LINES:]
+            )
+            or "failed",
+        }
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -134,15 +159,28 @@ def exception_line(error):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("notebooks", nargs="*", type=pathlib.Path,
-                        help="notebooks to time (default: every notebook in notebooks/)")
+    parser.add_argument(
+        "notebooks",
+        nargs="*",
+        type=pathlib.Path,
+        help="notebooks to time (default: every notebook in notebooks/)",
+    )
     parser.add_argument("--mode", choices=("fast", "full", "both"), default="both")
     parser.add_argument("--runner", choices=("kernel", "script"), default="kernel")
-    parser.add_argument("--backend", choices=("tensorflow", "jax", "torch"), default=None,
-                        help="KERAS_BACKEND for the lessons (default: the environment's)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=None, metavar="SEED",
-                        help="run each lesson at each of these seeds (LESSONLIB_SEED) "
-                             "instead of once at its own")
+    parser.add_argument(
+        "--backend",
+        choices=("tensorflow", "jax", "torch"),
+        default=None,
+        help="KERAS_BACKEND for the lessons (default: the environment's)",
+    )
+    parser.add_argument(
+        "--seeds",
+        nargs="+",
+        type=int,
+        default=None,
+        metavar="SEED",
+        help="run each lesson at each of these seeds (LESSONLIB_SEED) instead of once at its own",
+    )
     parser.add_argument("--run-one", type=pathlib.Path, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.run_one:
@@ -157,8 +195,11 @@ def main():
     backend = arguments.backend or os.environ.get("KERAS_BACKEND", "tensorflow")
     print(f"machine: {machine()}")
     print(f"backend: {backend}, runner: {arguments.runner}\n")
-    header = (f"{'notebook':<32}{'seed':>6}" + "".join(f"{mode + ' s':>10}{mode + ' MiB':>11}"
-                                                      for mode in modes) + "  result")
+    header = (
+        f"{'notebook':<32}{'seed':>6}"
+        + "".join(f"{mode + ' s':>10}{mode + ' MiB':>11}" for mode in modes)
+        + "  result"
+    )
     print(header)
     print("-" * len(header))
     totals = dict.fromkeys(modes, 0.0)
@@ -178,12 +219,16 @@ def main():
                     failures.append((f"{path.name} ({mode}{at})", result["error"]))
             print(row + ("  FAILED " + ", ".join(failed) if failed else "  ok"), flush=True)
     print("-" * len(header))
-    print(f"{'total (runs that passed)':<38}" + "".join(f"{totals[mode]:>10.1f}{'':>11}"
-                                                        for mode in modes))
+    print(
+        f"{'total (runs that passed)':<38}"
+        + "".join(f"{totals[mode]:>10.1f}{'':>11}" for mode in modes)
+    )
     if "fast" in totals and seeds == [None]:
         share = totals["fast"] / FAST_SUITE_BUDGET_SECONDS
-        print(f"\nfast-mode suite: {totals['fast']:.0f} s, {share:.0%} of the "
-              f"{FAST_SUITE_BUDGET_SECONDS} s budget")
+        print(
+            f"\nfast-mode suite: {totals['fast']:.0f} s, {share:.0%} of the "
+            f"{FAST_SUITE_BUDGET_SECONDS} s budget"
+        )
     if failures:
         print(f"\n{len(failures)} failed:")
     for where, error in failures:

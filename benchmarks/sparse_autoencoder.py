@@ -35,8 +35,11 @@ def train_library(patches, epochs, batch_size, learning_rate, seed):
         learning_rate, epochs * steps_per_epoch, alpha=0.01
     )
     # One compiled call per epoch: the model is tiny, so per-step dispatch would dominate.
-    model.compile(optimizer=keras.optimizers.Adam(schedule), jit_compile=runtime.jit_compile(),
-                  steps_per_execution=runtime.steps_per_execution(steps_per_epoch))
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        jit_compile=runtime.jit_compile(),
+        steps_per_execution=runtime.steps_per_execution(steps_per_epoch),
+    )
     start = time.perf_counter()
     model.fit(patches, batch_size=batch_size, epochs=epochs, verbose=0)
     seconds = time.perf_counter() - start
@@ -56,31 +59,48 @@ def main():
     patches = load_natural_patches(10_000, 8, seed=args.seed)
 
     start = time.perf_counter()
-    reference, result = backprop.train_lbfgs(patches, NUM_HIDDEN, max_iterations=args.iterations,
-                                             seed=args.seed, **SETTINGS)
+    reference, result = backprop.train_lbfgs(
+        patches, NUM_HIDDEN, max_iterations=args.iterations, seed=args.seed, **SETTINGS
+    )
     reference_seconds = time.perf_counter() - start
-    model, library_seconds = train_library(patches, args.epochs, args.batch_size,
-                                           args.learning_rate, args.seed)
+    model, library_seconds = train_library(
+        patches, args.epochs, args.batch_size, args.learning_rate, args.seed
+    )
 
     rows = [
-        (f"NumPy + L-BFGS-B, {result.nit} iterations", reference_seconds,
-         backprop.cost(reference, patches, **SETTINGS), backprop.forward(reference, patches)[0]),
-        (f"SparseAutoencoder.fit, {args.epochs} epochs of {args.batch_size}", library_seconds,
-         backprop.cost(model.backprop_parameters(), patches, **SETTINGS),
-         backprop.forward(model.backprop_parameters(), patches)[0]),
+        (
+            f"NumPy + L-BFGS-B, {result.nit} iterations",
+            reference_seconds,
+            backprop.cost(reference, patches, **SETTINGS),
+            backprop.forward(reference, patches)[0],
+        ),
+        (
+            f"SparseAutoencoder.fit, {args.epochs} epochs of {args.batch_size}",
+            library_seconds,
+            backprop.cost(model.backprop_parameters(), patches, **SETTINGS),
+            backprop.forward(model.backprop_parameters(), patches)[0],
+        ),
     ]
-    print(f"\n64-25-64 on 10,000 patches, rho={SETTINGS['sparsity_target']}, "
-          f"beta={SETTINGS['beta']}, lambda={SETTINGS['weight_decay']}\n")
-    print(f"{'training':<44}{'seconds':>9}{'cost':>9}{'recon':>8}{'decay':>8}{'sparse':>8}"
-          f"{'mean rho_hat':>14}")
+    print(
+        f"\n64-25-64 on 10,000 patches, rho={SETTINGS['sparsity_target']}, "
+        f"beta={SETTINGS['beta']}, lambda={SETTINGS['weight_decay']}\n"
+    )
+    print(
+        f"{'training':<44}{'seconds':>9}{'cost':>9}{'recon':>8}{'decay':>8}{'sparse':>8}"
+        f"{'mean rho_hat':>14}"
+    )
     for name, seconds, cost, hidden in rows:
-        print(f"{name:<44}{seconds:>9.1f}{cost.total:>9.4f}{cost.reconstruction:>8.4f}"
-              f"{cost.weight_decay:>8.4f}{cost.sparsity:>8.4f}{hidden.mean():>14.4f}")
+        print(
+            f"{name:<44}{seconds:>9.1f}{cost.total:>9.4f}{cost.reconstruction:>8.4f}"
+            f"{cost.weight_decay:>8.4f}{cost.sparsity:>8.4f}{hidden.mean():>14.4f}"
+        )
     time_ratio = library_seconds / reference_seconds
     cost_ratio = rows[1][2].total / rows[0][2].total
     met = time_ratio <= 1 and cost_ratio <= 1 + COST_TOLERANCE
-    print(f"\nlibrary/reference: time {time_ratio:.2f}x, final cost {cost_ratio:.3f}x "
-          f"(goal: time <= 1, cost <= {1 + COST_TOLERANCE:.2f}): {'met' if met else 'NOT met'}")
+    print(
+        f"\nlibrary/reference: time {time_ratio:.2f}x, final cost {cost_ratio:.3f}x "
+        f"(goal: time <= 1, cost <= {1 + COST_TOLERANCE:.2f}): {'met' if met else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

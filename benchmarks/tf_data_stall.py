@@ -29,8 +29,9 @@ def worker(args):
 
     x = np.random.default_rng(0).random((800, 64, 64, 1), dtype=np.float32)
     indices = tf.data.Dataset.range(len(x)).shuffle(len(x), seed=0).batch(32)
-    dataset = indices.map(lambda index: tf.gather(x, index),
-                          num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    dataset = indices.map(
+        lambda index: tf.gather(x, index), num_parallel_calls=tf.data.AUTOTUNE
+    ).prefetch(tf.data.AUTOTUNE)
     if not args.autotune:
         options = tf.data.Options()
         options.autotune.enabled = False
@@ -80,14 +81,18 @@ def main():
             rows.extend(result["deletions"])
             version = result["tensorflow"]
 
-    print(f"\ntf.data iterator deletion after each epoch: TensorFlow {version}, Python "
-          f"{platform.python_version()}, {os.cpu_count()} CPUs; {args.repeats} runs x "
-          f"{args.epochs - 1} epochs after the first, 25 batches of 32 64x64 images an epoch")
+    print(
+        f"\ntf.data iterator deletion after each epoch: TensorFlow {version}, Python "
+        f"{platform.python_version()}, {os.cpu_count()} CPUs; {args.repeats} runs x "
+        f"{args.epochs - 1} epochs after the first, 25 batches of 32 64x64 images an epoch"
+    )
     print(f"{'autotuner':<14} {'median s':>9} {'max s':>7} {f'over {STALL_S} s':>12}")
     for setting, rows in deletions.items():
         stalls = sum(seconds > STALL_S for seconds in rows)
-        print(f"{setting:<14} {statistics.median(rows):>9.3f} {max(rows):>7.2f} "
-              f"{stalls:>5} of {len(rows)}")
+        print(
+            f"{setting:<14} {statistics.median(rows):>9.3f} {max(rows):>7.2f} "
+            f"{stalls:>5} of {len(rows)}"
+        )
     return 0
 
 

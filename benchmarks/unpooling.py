@@ -51,8 +51,9 @@ def main():
     models = {
         "MaxPooling2D": keras.Model(inputs, layers.MaxPooling2D(2)(features)),
         "MaxPoolingWithSwitches": keras.Model(inputs, pooled),
-        "UpSampling2D": keras.Model(inputs, layers.UpSampling2D(2)(
-            layers.MaxPooling2D(2)(features))),
+        "UpSampling2D": keras.Model(
+            inputs, layers.UpSampling2D(2)(layers.MaxPooling2D(2)(features))
+        ),
         "MaxUnpooling2D": keras.Model(inputs, MaxUnpooling2D(2)(pooled, switches)),
     }
     seconds = {name: timed(training_step(model, x), REPEATS) for name, model in models.items()}
@@ -64,8 +65,10 @@ def main():
     # The unpooling model pools with switches first; the upsampling model pools without.
     unpooling_ratio = seconds["MaxUnpooling2D"] / seconds["UpSampling2D"]
     print(f"\npool with switches / MaxPooling2D:        {pooling_ratio:.2f}x")
-    print(f"pool + unpool / MaxPooling2D + UpSampling2D: {unpooling_ratio:.2f}x "
-          f"(goal: at most {GOAL_RATIO:.0f}x)")
+    print(
+        f"pool + unpool / MaxPooling2D + UpSampling2D: {unpooling_ratio:.2f}x "
+        f"(goal: at most {GOAL_RATIO:.0f}x)"
+    )
     return 0 if unpooling_ratio <= GOAL_RATIO else 1
 
 

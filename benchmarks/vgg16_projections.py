@@ -35,8 +35,10 @@ def medians(model, inputs):
                 measures.append(deconvolution.measure_projection(projector.project(channel)))
         # exactly 1 on a CPU; a GPU's convolution algorithms may leave rounding-sized values
         assert min(m.inside for m in measures) > 1 - 1e-6, f"{layer}: energy outside the field"
-        found[layer] = (statistics.median(m.coherence for m in measures),
-                        statistics.median(m.concentration for m in measures))
+        found[layer] = (
+            statistics.median(m.coherence for m in measures),
+            statistics.median(m.concentration for m in measures),
+        )
     return found
 
 
@@ -55,13 +57,19 @@ def main():
         randoms = {}
         for seed in args.seeds:
             keras.utils.set_random_seed(seed)
-            model = keras.applications.VGG16(weights=None, include_top=False,
-                                             input_shape=(size, size, 3))
+            model = keras.applications.VGG16(
+                weights=None, include_top=False, input_shape=(size, size, 3)
+            )
             randoms[seed] = medians(model, inputs)
-        print(f"\n{size}x{size} px, {len(inputs)} photographs x {UNITS} units per block "
-              f"({time.perf_counter() - start:.0f} s)")
-        header = "block          ImageNet coh  share" + "".join(
-            f"   seed {seed} coh  share" for seed in args.seeds) + "   min ratio"
+        print(
+            f"\n{size}x{size} px, {len(inputs)} photographs x {UNITS} units per block "
+            f"({time.perf_counter() - start:.0f} s)"
+        )
+        header = (
+            "block          ImageNet coh  share"
+            + "".join(f"   seed {seed} coh  share" for seed in args.seeds)
+            + "   min ratio"
+        )
         print(header)
         print("-" * len(header))
         for layer in BLOCKS:

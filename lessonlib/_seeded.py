@@ -18,7 +18,14 @@ def fit_in_seeded_order(model, x, y=None, *, epochs, batch_size, seed, verbose=0
     histories = []
     for _ in range(epochs):
         permutation = order.permutation(len(x))
-        histories.append(model.fit(x[permutation], None if y is None else y[permutation],
-                                   batch_size=batch_size, epochs=1, shuffle=False,
-                                   verbose=verbose))
+        histories.append(
+            model.fit(
+                x[permutation],
+                None if y is None else y[permutation],
+                batch_size=batch_size,
+                epochs=1,
+                shuffle=False,
+                verbose=verbose,
+            )
+        )
     return histories

@@ -55,9 +55,7 @@ class Parameters:
             )
         sizes = np.cumsum([input_dim * num_hidden, num_hidden * input_dim, num_hidden])
         W1, W2, b1, b2 = np.split(theta, sizes)
-        return cls(
-            W1.reshape(input_dim, num_hidden), b1, W2.reshape(num_hidden, input_dim), b2
-        )
+        return cls(W1.reshape(input_dim, num_hidden), b1, W2.reshape(num_hidden, input_dim), b2)
 
 
 @dataclass
@@ -209,7 +207,10 @@ def train_lbfgs(X, num_hidden, sparsity_target, beta, weight_decay, max_iteratio
     max_iterations = _validation.positive_int("max_iterations", max_iterations)
     start = initialize(X.shape[1], num_hidden, seed).flatten()
     result = minimize(
-        cost_and_gradient, start, jac=True, method="L-BFGS-B",
+        cost_and_gradient,
+        start,
+        jac=True,
+        method="L-BFGS-B",
         args=(X, num_hidden, sparsity_target, beta, weight_decay),
         options={"maxiter": max_iterations, "maxfun": 2 * max_iterations},
     )

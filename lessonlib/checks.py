@@ -28,6 +28,7 @@ __all__ = [
     "relative_error",
 ]
 
+
 class CheckFailed(AssertionError):
     """A check did not pass; the message says what is off and what to look at."""
 
@@ -203,8 +204,9 @@ def numerical_gradient(function, x, epsilon=1e-4):
     return gradient
 
 
-def assert_gradient(function, x, gradient, tolerance=1e-9, epsilon=1e-4, name="gradient",
-                    hint=None):
+def assert_gradient(
+    function, x, gradient, tolerance=1e-9, epsilon=1e-4, name="gradient", hint=None
+):
     """Check an analytic gradient against central differences, with UFLDL's criterion.
 
     Args:

@@ -120,8 +120,12 @@ def transposed_conv2d(activations, kernel, strides=1, padding="valid"):
         offsets.append(crop_offset(kernel_size, stride, padding))
     # When the stride exceeds the kernel, the output extends past the last copy with zeros.
     canvas = np.zeros(
-        (full.shape[0], max(full.shape[1], offsets[0] + sizes[0]),
-         max(full.shape[2], offsets[1] + sizes[1]), full.shape[3])
+        (
+            full.shape[0],
+            max(full.shape[1], offsets[0] + sizes[0]),
+            max(full.shape[2], offsets[1] + sizes[1]),
+            full.shape[3],
+        )
     )
     canvas[:, : full.shape[1], : full.shape[2]] = full
     output = canvas[:, offsets[0] : offsets[0] + sizes[0], offsets[1] : offsets[1] + sizes[1]]
@@ -164,15 +168,19 @@ def _plain_layers(model, layer_name):
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
-        conv_ok = isinstance(layer, layers.Conv2D) and not isinstance(
-            layer, layers.Conv2DTranspose
-        ) and tuple(layer.strides) == (1, 1) and tuple(layer.dilation_rate) == (1, 1) and (
-            layer.activation in (keras.activations.relu, keras.activations.linear)
-        ) and layer.data_format == "channels_last"
+        conv_ok = (
+            isinstance(layer, layers.Conv2D)
+            and not isinstance(layer, layers.Conv2DTranspose)
+            and tuple(layer.strides) == (1, 1)
+            and tuple(layer.dilation_rate) == (1, 1)
+            and (layer.activation in (keras.activations.relu, keras.activations.linear))
+            and layer.data_format == "channels_last"
+        )
         pool_ok = isinstance(layer, layers.MaxPooling2D) and layer.data_format == "channels_last"
-        relu_ok = isinstance(layer, (layers.ReLU, layers.Activation)) and getattr(
-            layer, "activation", keras.activations.relu
-        ) is keras.activations.relu
+        relu_ok = (
+            isinstance(layer, (layers.ReLU, layers.Activation))
+            and getattr(layer, "activation", keras.activations.relu) is keras.activations.relu
+        )
         if not (conv_ok or pool_ok or relu_ok):
             raise ValueError(
                 "project_to_pixels works on plain networks of stride-1 Conv2D (ReLU or linear), "
@@ -197,13 +205,20 @@ def _receptive_field(chain, position, image_size):
             continue
         for axis in range(2):
             window, stride = windows[axis], strides[axis]
-            start = geometry.first_window_offset(layer.input.shape[1 + axis], window, stride,
-                                                 layer.padding)
-            spans[axis] = [spans[axis][0] * stride + start,
-                           spans[axis][1] * stride + start + window - 1]
+            start = geometry.first_window_offset(
+                layer.input.shape[1 + axis], window, stride, layer.padding
+            )
+            spans[axis] = [
+                spans[axis][0] * stride + start,
+                spans[axis][1] * stride + start + window - 1,
+            ]
     (top, bottom), (left, right) = spans
-    return (max(top, 0), min(bottom + 1, image_size[0]),
-            max(left, 0), min(right + 1, image_size[1]))
+    return (
+        max(top, 0),
+        min(bottom + 1, image_size[0]),
+        max(left, 0),
+        min(right + 1, image_size[1]),
+    )
 
 
 def receptive_field_size(model, layer_name):
@@ -287,12 +302,13 @@ class Projector:
         channels = features.shape[-1]
         if channel is None:
             channel = self.strongest_channels(1)[0]
-        elif isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or not (
-            0 <= channel < channels
+        elif (
+            isinstance(channel, bool)
+            or not isinstance(channel, (int, np.integer))
+            or not (0 <= channel < channels)
         ):
             raise ValueError(
-                f"`channel` must be an int from 0 to {channels - 1}. "
-                f"Received: channel={channel!r}"
+                f"`channel` must be an int from 0 to {channels - 1}. Received: channel={channel!r}"
             )
         row, column = np.unravel_index(np.argmax(features[..., channel]), features.shape[:2])
         activation = float(features[row, column, channel])
@@ -303,13 +319,13 @@ class Projector:
         for index in range(len(self._records) - 1, -1, -1):
             layer, switches, before = self._records[index]
             if isinstance(layer, layers.MaxPooling2D):
-                unpool = MaxUnpooling2D(layer.pool_size, layer.strides, layer.padding,
-                                        output_size=before)
+                unpool = MaxUnpooling2D(
+                    layer.pool_size, layer.strides, layer.padding, output_size=before
+                )
                 signal = unpool(signal, switches)
             elif isinstance(layer, layers.Conv2D):
                 signal = ops.relu(signal)
-                signal = ops.conv_transpose(signal, layer.kernel, strides=1,
-                                            padding=layer.padding)
+                signal = ops.conv_transpose(signal, layer.kernel, strides=1, padding=layer.padding)
             else:  # ReLU layer
                 signal = ops.relu(signal)
             below = self._records[index - 1][0] if index else None
@@ -318,8 +334,9 @@ class Projector:
                 trace.append((int(signal.shape[1]), ops.convert_to_numpy(signal)[0]))
         pixels = ops.convert_to_numpy(signal)[0]
         field = _receptive_field(self._chain, (int(row), int(column)), self._image_size)
-        return Projection(pixels, int(channel), (int(row), int(column)), activation, field,
-                          tuple(trace))
+        return Projection(
+            pixels, int(channel), (int(row), int(column)), activation, field, tuple(trace)
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -363,8 +380,7 @@ def measure_projection(projection, energy_share=0.9):
     needed = min(int(np.searchsorted(ordered, energy_share)) + 1, energy.size)
     luminance = crop.sum(axis=-1)
     coherence = filters.orientation_coherence(luminance.reshape(-1, 1), luminance.shape)[0]
-    return ProjectionMeasures(float(1 - outside / total), needed / energy.size,
-                              float(coherence))
+    return ProjectionMeasures(float(1 - outside / total), needed / energy.size, float(coherence))
 
 
 def project_to_pixels(model, image, layer_name, channel=None, stages=False):

@@ -145,6 +145,7 @@ def pairwise_correlations(columns):
     if np.any(spreads == 0):
         raise ValueError(
             f"`columns` has a constant column ({int(np.argmax(spreads == 0))}), whose "
-            "correlation with anything is undefined.")
+            "correlation with anything is undefined."
+        )
     unit = centred / spreads
     return (unit.T @ unit)[np.triu_indices(array.shape[1], k=1)]

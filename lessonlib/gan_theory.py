@@ -46,8 +46,10 @@ def _densities(p_data, p_g):
         )
     for name, values in (("p_data", p_data), ("p_g", p_g)):
         if not np.all(np.isfinite(values)) or np.any(values < 0):
-            raise ValueError(f"`{name}` must hold finite densities >= 0. Received: values "
-                             f"from {np.nanmin(values)} to {np.nanmax(values)}")
+            raise ValueError(
+                f"`{name}` must hold finite densities >= 0. Received: values "
+                f"from {np.nanmin(values)} to {np.nanmax(values)}"
+            )
     return p_data, p_g
 
 
@@ -101,9 +103,11 @@ def value_function(discriminator, p_data, p_g, dx):
             f"of shape {discriminator.shape}, densities of shape {p_data.shape}"
         )
     if not np.all((discriminator >= 0) & (discriminator <= 1)):  # NaN fails both
-        raise ValueError("`discriminator` must hold probabilities in [0, 1]. Received: values "
-                         f"from {np.min(discriminator)} to {np.max(discriminator)}"
-                         f"{', with NaN' if np.isnan(discriminator).any() else ''}")
+        raise ValueError(
+            "`discriminator` must hold probabilities in [0, 1]. Received: values "
+            f"from {np.min(discriminator)} to {np.max(discriminator)}"
+            f"{', with NaN' if np.isnan(discriminator).any() else ''}"
+        )
     return float(np.sum(_xlog(p_data, discriminator) + _xlog(p_g, 1.0 - discriminator)) * dx)
 
 
@@ -132,16 +136,17 @@ def virtual_training_criterion(p_data, p_g, dx):
     p_data, p_g = _densities(p_data, p_g)
     dx = _validation.positive_number("dx", dx)
     total = p_data + p_g
-    terms = (_xlog(p_data, p_data) - _xlog(p_data, total)
-             + _xlog(p_g, p_g) - _xlog(p_g, total))
+    terms = _xlog(p_data, p_data) - _xlog(p_data, total) + _xlog(p_g, p_g) - _xlog(p_g, total)
     return float(np.sum(terms) * dx)
 
 
 def _probabilities(name, value):
     value = np.asarray(value, dtype=np.float64)
     if np.any((value < 0) | (value > 1)) or not np.all(np.isfinite(value)):
-        raise ValueError(f"`{name}` must hold probabilities D(.) in [0, 1]. Received: values "
-                         f"from {np.nanmin(value)} to {np.nanmax(value)}")
+        raise ValueError(
+            f"`{name}` must hold probabilities D(.) in [0, 1]. Received: values "
+            f"from {np.nanmin(value)} to {np.nanmax(value)}"
+        )
     return value
 
 

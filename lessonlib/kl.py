@@ -22,9 +22,7 @@ from keras import ops
 def _probabilities(name, value):
     array = np.asarray(value, dtype=np.float64)
     if np.any(np.isnan(array)) or np.any(array < 0) or np.any(array > 1):
-        raise ValueError(
-            f"`{name}` must hold probabilities in [0, 1]. Received: {name}={value!r}"
-        )
+        raise ValueError(f"`{name}` must hold probabilities in [0, 1]. Received: {name}={value!r}")
     return array
 
 

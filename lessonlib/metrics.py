@@ -35,8 +35,10 @@ def confusion_matrix(y_true, y_pred, num_classes):
     y_pred = y_pred.astype(np.int64).ravel()
     for name, values in (("y_true", y_true), ("y_pred", y_pred)):
         if values.size and (values.min() < 0 or values.max() >= num_classes):
-            raise ValueError(f"`{name}` holds labels outside 0..{num_classes - 1}. "
-                             f"Received: labels from {values.min()} to {values.max()}")
+            raise ValueError(
+                f"`{name}` holds labels outside 0..{num_classes - 1}. "
+                f"Received: labels from {values.min()} to {values.max()}"
+            )
     counts = np.bincount(y_true * num_classes + y_pred, minlength=num_classes**2)
     return counts.reshape(num_classes, num_classes)
 
@@ -87,8 +89,10 @@ def foreground_iou(y_true, y_pred, num_classes, background):
     matrix = confusion_matrix(y_true, y_pred, num_classes)
     background = _validation.non_negative_int("background", background)
     if background >= num_classes:
-        raise ValueError(f"`background` must be a label, 0 to {num_classes - 1}. "
-                         f"Received: background={background}")
+        raise ValueError(
+            f"`background` must be a label, 0 to {num_classes - 1}. "
+            f"Received: background={background}"
+        )
     both = np.delete(np.delete(matrix, background, axis=0), background, axis=1).sum()
     union = matrix.sum() - matrix[background, background]
     return float(both / union) if union else float("nan")
@@ -119,11 +123,15 @@ def _points(name, value, min_rows=1):
     """`value` as a float64 array of finite points `(n, d)` with n >= `min_rows`, or an error."""
     value = np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float64)
     if value.ndim != 2 or len(value) < min_rows:
-        raise ValueError(f"`{name}` must be points, shape (n, d) with n >= {min_rows}. "
-                         f"Received: {name} of shape {value.shape}")
+        raise ValueError(
+            f"`{name}` must be points, shape (n, d) with n >= {min_rows}. "
+            f"Received: {name} of shape {value.shape}"
+        )
     if not np.all(np.isfinite(value)):
-        raise ValueError(f"`{name}` must be finite; {np.sum(~np.isfinite(value))} of its "
-                         f"values are NaN or infinite. Received: {name} of shape {value.shape}")
+        raise ValueError(
+            f"`{name}` must be finite; {np.sum(~np.isfinite(value))} of its "
+            f"values are NaN or infinite. Received: {name} of shape {value.shape}"
+        )
     return value
 
 
@@ -148,8 +156,10 @@ def frechet_distance(features_a, features_b):
     a = _points("features_a", features_a, min_rows=2)
     b = _points("features_b", features_b, min_rows=2)
     if a.shape[1] != b.shape[1]:
-        raise ValueError("Both sets need features of the same size. Received: "
-                         f"features_a of shape {a.shape}, features_b of shape {b.shape}")
+        raise ValueError(
+            "Both sets need features of the same size. Received: "
+            f"features_a of shape {a.shape}, features_b of shape {b.shape}"
+        )
     mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
     # np.cov of a single feature is a 0-d array: keep it a 1x1 matrix.
     cov_a, cov_b = (np.atleast_2d(np.cov(x, rowvar=False)) for x in (a, b))
@@ -165,8 +175,10 @@ def frechet_distance(features_a, features_b):
 
 def _squared_distances(queries, reference):
     # |q - r|^2 = |q|^2 - 2 q.r + |r|^2, clipped at 0 against rounding.
-    return np.maximum((queries**2).sum(1)[:, None] - 2 * queries @ reference.T
-                      + (reference**2).sum(1)[None, :], 0.0)
+    return np.maximum(
+        (queries**2).sum(1)[:, None] - 2 * queries @ reference.T + (reference**2).sum(1)[None, :],
+        0.0,
+    )
 
 
 def nearest_distances(points, reference, chunk=1024):
@@ -182,25 +194,32 @@ def nearest_distances(points, reference, chunk=1024):
     """
     points, reference = _points("points", points), _points("reference", reference)
     if points.shape[1] != reference.shape[1]:
-        raise ValueError("`points` and `reference` need the same number of features. Received: "
-                         f"points of shape {points.shape}, reference of shape {reference.shape}")
+        raise ValueError(
+            "`points` and `reference` need the same number of features. Received: "
+            f"points of shape {points.shape}, reference of shape {reference.shape}"
+        )
     chunk = _validation.positive_int("chunk", chunk)
-    return np.concatenate([
-        np.sqrt(_squared_distances(points[start:start + chunk], reference).min(axis=1))
-        for start in range(0, len(points), chunk)
-    ])
+    return np.concatenate(
+        [
+            np.sqrt(_squared_distances(points[start : start + chunk], reference).min(axis=1))
+            for start in range(0, len(points), chunk)
+        ]
+    )
 
 
 def _labels(name, value, count):
     value = np.asarray(keras.ops.convert_to_numpy(value)).ravel()
     if value.dtype.kind not in "iub" and not (
-            value.dtype.kind == "f" and np.all(np.isfinite(value))
-            and np.all(value == np.round(value))):
-        raise ValueError(f"`{name}` must be integer class labels. Received: {name} of dtype "
-                         f"{value.dtype}, first values {value[:5].tolist()}")
+        value.dtype.kind == "f" and np.all(np.isfinite(value)) and np.all(value == np.round(value))
+    ):
+        raise ValueError(
+            f"`{name}` must be integer class labels. Received: {name} of dtype "
+            f"{value.dtype}, first values {value[:5].tolist()}"
+        )
     if len(value) != count:
-        raise ValueError(f"Each point needs one label. Received: {count} points and "
-                         f"{len(value)} {name}")
+        raise ValueError(
+            f"Each point needs one label. Received: {count} points and {len(value)} {name}"
+        )
     return value.astype(np.int64)
 
 
@@ -225,21 +244,24 @@ def knn_accuracy(train_points, train_labels, test_points, test_labels, k=5, chun
     train_labels = _labels("train_labels", train_labels, len(train_points))
     test_labels = _labels("test_labels", test_labels, len(test_points))
     if train_points.shape[1] != test_points.shape[1]:
-        raise ValueError("Train and test points need the same number of features. Received: "
-                         f"train_points of shape {train_points.shape}, test_points of shape "
-                         f"{test_points.shape}")
+        raise ValueError(
+            "Train and test points need the same number of features. Received: "
+            f"train_points of shape {train_points.shape}, test_points of shape "
+            f"{test_points.shape}"
+        )
     k = _validation.positive_int("k", k)
     if k > len(train_points):
-        raise ValueError(f"`k` cannot exceed the {len(train_points)} training points. "
-                         f"Received: k={k}")
+        raise ValueError(
+            f"`k` cannot exceed the {len(train_points)} training points. Received: k={k}"
+        )
     chunk = _validation.positive_int("chunk", chunk)
     classes, train_classes = np.unique(train_labels, return_inverse=True)
     correct = 0
     for start in range(0, len(test_points), chunk):
-        distances = _squared_distances(test_points[start:start + chunk], train_points)
+        distances = _squared_distances(test_points[start : start + chunk], train_points)
         neighbours = np.argsort(distances, axis=1, kind="stable")[:, :k]
         votes = np.zeros((len(distances), len(classes)), dtype=np.int64)
         np.add.at(votes, (np.arange(len(distances))[:, None], train_classes[neighbours]), 1)
         predicted = classes[votes.argmax(axis=1)]
-        correct += int(np.sum(predicted == test_labels[start:start + chunk]))
+        correct += int(np.sum(predicted == test_labels[start : start + chunk]))
     return correct / len(test_points)

@@ -28,11 +28,19 @@ import numpy as np
 from lessonlib import _cache, _validation
 
 CONVOLUTIONS = (
-    "block1_conv1", "block1_conv2",
-    "block2_conv1", "block2_conv2",
-    "block3_conv1", "block3_conv2", "block3_conv3",
-    "block4_conv1", "block4_conv2", "block4_conv3",
-    "block5_conv1", "block5_conv2", "block5_conv3",
+    "block1_conv1",
+    "block1_conv2",
+    "block2_conv1",
+    "block2_conv2",
+    "block3_conv1",
+    "block3_conv2",
+    "block3_conv3",
+    "block4_conv1",
+    "block4_conv2",
+    "block4_conv3",
+    "block5_conv1",
+    "block5_conv2",
+    "block5_conv3",
 )
 _CHANNELS = (64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512)
 SOURCES = ("auto", "keras", "package")
@@ -54,8 +62,19 @@ _REFERENCE_KERNELS = {
 }
 _REFERENCE_BIAS = ("block1_conv1", 25, 0.7446502)
 _REFERENCE_FIRST_BIASES = (
-    0.73429835, -0.30912212, -0.04577766, -0.06418542, -0.074358866, 0.019675018, 0.035415243,
-    0.013485669, 0.023680462, 0.03757768, 0.09722325, 0.21327873, 0.18837857,
+    0.73429835,
+    -0.30912212,
+    -0.04577766,
+    -0.06418542,
+    -0.074358866,
+    0.019675018,
+    0.035415243,
+    0.013485669,
+    0.023680462,
+    0.03757768,
+    0.09722325,
+    0.21327873,
+    0.18837857,
 )
 
 
@@ -102,8 +121,10 @@ def vgg16_features(input_shape=(224, 224, 3), source="auto", verbose=True):
         not isinstance(input_shape, (tuple, list))
         or len(input_shape) != 3
         or input_shape[2] != 3
-        or any(isinstance(side, bool) or not isinstance(side, int) or side < 32
-               for side in input_shape[:2])
+        or any(
+            isinstance(side, bool) or not isinstance(side, int) or side < 32
+            for side in input_shape[:2]
+        )
     ):
         raise ValueError(
             "`input_shape` must be (height, width, 3) with sides of at least 32 pixels. "
@@ -112,8 +133,9 @@ def vgg16_features(input_shape=(224, 224, 3), source="auto", verbose=True):
     weights, origin = vgg16_weights(source)
     import keras
 
-    model = keras.applications.VGG16(weights=None, include_top=False,
-                                     input_shape=tuple(input_shape))
+    model = keras.applications.VGG16(
+        weights=None, include_top=False, input_shape=tuple(input_shape)
+    )
     for name in CONVOLUTIONS:
         model.get_layer(name).set_weights(list(weights[name]))
     if verbose:
@@ -147,6 +169,7 @@ def vgg16_weights(source="auto"):
 
 def _check(weights, path):
     """Raise `PretrainedWeightsError` naming `path` unless `weights` are ImageNet VGG16's."""
+
     def fail(what):
         raise PretrainedWeightsError(
             f"{path} does not hold ImageNet VGG16's convolutions: {what}. Delete it to let the "
@@ -159,17 +182,23 @@ def _check(weights, path):
             fail(f"{name} is missing")
         kernel, bias = weights[name]
         if kernel.shape != (3, 3, in_channels, channels) or bias.shape != (channels,):
-            fail(f"{name} has kernel {kernel.shape} and bias {bias.shape}, not "
-                 f"{(3, 3, in_channels, channels)} and {(channels,)}")
+            fail(
+                f"{name} has kernel {kernel.shape} and bias {bias.shape}, not "
+                f"{(3, 3, in_channels, channels)} and {(channels,)}"
+            )
         if not np.all(np.isfinite(kernel)) or not np.all(np.isfinite(bias)):
             fail(f"{name} holds NaN or infinite values")
         in_channels = channels
-    found = [(f"{name} kernel{list(index)}", weights[name][0][index], value)
-             for name, (index, value) in _REFERENCE_KERNELS.items()]
+    found = [
+        (f"{name} kernel{list(index)}", weights[name][0][index], value)
+        for name, (index, value) in _REFERENCE_KERNELS.items()
+    ]
     name, index, value = _REFERENCE_BIAS
     found.append((f"{name} bias[{index}]", weights[name][1][index], value))
-    found += [(f"{name} bias[0]", weights[name][1][0], value)
-              for name, value in zip(CONVOLUTIONS, _REFERENCE_FIRST_BIASES, strict=True)]
+    found += [
+        (f"{name} bias[0]", weights[name][1][0], value)
+        for name, value in zip(CONVOLUTIONS, _REFERENCE_FIRST_BIASES, strict=True)
+    ]
     for what, actual, expected in found:
         if actual != np.float32(expected):  # the same file bit for bit: no tolerance
             fail(f"{what} is {float(actual)!r}, not {expected!r}")
@@ -181,8 +210,9 @@ def _from_keras(path):
     cached = os.path.exists(path)
     try:
         with _cache.quiet_download():
-            model = keras.applications.VGG16(weights="imagenet", include_top=False,
-                                             input_shape=(32, 32, 3))
+            model = keras.applications.VGG16(
+                weights="imagenet", include_top=False, input_shape=(32, 32, 3)
+            )
     except Exception as error:  # Keras wraps network failures in a bare Exception
         if cached and not os.path.exists(path):
             # Keras checks its file's hash; one that fails is deleted and downloaded again.
@@ -221,9 +251,11 @@ def _from_package():
     if os.path.exists(converted):
         try:
             with np.load(converted, allow_pickle=False) as data:
-                weights = {name: (data[f"{name}/kernel"], data[f"{name}/bias"])
-                           for name in CONVOLUTIONS if f"{name}/kernel" in data.files
-                           and f"{name}/bias" in data.files}
+                weights = {
+                    name: (data[f"{name}/kernel"], data[f"{name}/bias"])
+                    for name in CONVOLUTIONS
+                    if f"{name}/kernel" in data.files and f"{name}/bias" in data.files
+                }
         except Exception as error:  # a damaged archive fails in zipfile, zlib or numpy alike
             raise PretrainedWeightsError(
                 f"{converted} is unreadable ({_cache.first_line(error)}): it is truncated or "
@@ -242,12 +274,19 @@ def _from_package():
     partial = f"{converted}.{os.getpid()}.partial.npz"
     try:
         os.makedirs(os.path.dirname(converted), exist_ok=True)
-        np.savez(partial, **{f"{name}/{part}": array for name, pair in weights.items()
-                             for part, array in zip(("kernel", "bias"), pair, strict=True)})
+        np.savez(
+            partial,
+            **{
+                f"{name}/{part}": array
+                for name, pair in weights.items()
+                for part, array in zip(("kernel", "bias"), pair, strict=True)
+            },
+        )
         os.replace(partial, converted)  # a run stopped midway leaves no half-written cache
     except OSError as error:  # a full or read-only disk: the weights are good all the same
-        return weights, (f"{_PACKAGE} {_PACKAGE_VERSION}, converted but not kept "
-                         f"({_cache.first_line(error)})")
+        return weights, (
+            f"{_PACKAGE} {_PACKAGE_VERSION}, converted but not kept ({_cache.first_line(error)})"
+        )
     finally:
         if os.path.exists(partial):
             os.remove(partial)

@@ -264,8 +264,7 @@ def describe(for_device=None):
     """
     for_device = for_device or device()
     return (
-        f"Keras {keras.__version__} on {keras.backend.backend()} {backend_version()}, "
-        f"{for_device}"
+        f"Keras {keras.__version__} on {keras.backend.backend()} {backend_version()}, {for_device}"
     )
 
 

@@ -54,13 +54,13 @@ def transposed_convolution_explorer(activations=None, seed=0):
     controls = {
         "kernel_size": ipywidgets.IntSlider(3, min=1, max=5, description="kernel"),
         "strides": ipywidgets.IntSlider(2, min=1, max=4, description="stride"),
-        "padding": ipywidgets.Dropdown(options=["valid", "same"], value="valid",
-                                       description="padding"),
+        "padding": ipywidgets.Dropdown(
+            options=["valid", "same"], value="valid", description="padding"
+        ),
     }
 
     def draw(kernel_size, strides, padding):
-        return plotting.transposed_convolution(activations, kernels[kernel_size], strides,
-                                               padding)
+        return plotting.transposed_convolution(activations, kernels[kernel_size], strides, padding)
 
     return _figure_output(draw, controls)
 
@@ -81,16 +81,24 @@ def sparsity_explorer(results, sparsity_target=None, beta=None, image_shape=None
     betas = sorted({key[1] for key in results})
     controls = {
         "sparsity_target": ipywidgets.SelectionSlider(
-            options=targets, value=targets[0] if sparsity_target is None else sparsity_target,
-            description="rho"),
+            options=targets,
+            value=targets[0] if sparsity_target is None else sparsity_target,
+            description="rho",
+        ),
         "beta": ipywidgets.SelectionSlider(
-            options=betas, value=betas[-1] if beta is None else beta, description="beta"),
+            options=betas, value=betas[-1] if beta is None else beta, description="beta"
+        ),
     }
 
     def draw(sparsity_target, beta):
         rho_hat, weights = results[(sparsity_target, beta)]
-        return plotting.sparsity_summary(rho_hat, weights, sparsity_target, image_shape,
-                                         title=f"rho = {sparsity_target:g}, beta = {beta:g}")
+        return plotting.sparsity_summary(
+            rho_hat,
+            weights,
+            sparsity_target,
+            image_shape,
+            title=f"rho = {sparsity_target:g}, beta = {beta:g}",
+        )
 
     return _figure_output(draw, controls)
 
@@ -112,8 +120,10 @@ def projection_explorer(model, photographs, layers, units=8, preprocess=None, bg
         layer's strongest on that photograph), and `plotting.projection`.
     """
     if not isinstance(photographs, dict) or not photographs:
-        raise ValueError("`photographs` must be a non-empty dict {name: image}. "
-                         f"Received: photographs={photographs!r}")
+        raise ValueError(
+            "`photographs` must be a non-empty dict {name: image}. "
+            f"Received: photographs={photographs!r}"
+        )
     layers = list(layers)
     units = _validation.positive_int("units", units)
     forward = {}  # one forward pass per photograph and layer, kept for every unit
@@ -122,7 +132,8 @@ def projection_explorer(model, photographs, layers, units=8, preprocess=None, bg
         if (name, layer) not in forward:
             image = np.array(photographs[name], dtype="float32")
             forward[name, layer] = deconvolution.Projector(
-                model, image if preprocess is None else preprocess(image), layer)
+                model, image if preprocess is None else preprocess(image), layer
+            )
         return forward[name, layer]
 
     controls = {

@@ -111,19 +111,27 @@ def check_config_round_trip(contract):
     settings = _settings(instance)
     serialized = _tuples_tagged(keras.saving.serialize_keras_object(instance))
     for how, revived in (
-            ("from_config(get_config())", type(instance).from_config(instance.get_config())),
-            ("deserialize_keras_object(serialize_keras_object())",
-             keras.saving.deserialize_keras_object(_tuples_untagged(serialized)))):
+        ("from_config(get_config())", type(instance).from_config(instance.get_config())),
+        (
+            "deserialize_keras_object(serialize_keras_object())",
+            keras.saving.deserialize_keras_object(_tuples_untagged(serialized)),
+        ),
+    ):
         assert type(revived) is type(instance), (
-            f"{contract}: {how} gives a {type(revived).__name__}")
+            f"{contract}: {how} gives a {type(revived).__name__}"
+        )
         assert _tuples_tagged(revived.get_config()) == config, (
-            f"{contract}: {how} gives another config")
+            f"{contract}: {how} gives another config"
+        )
         assert _public_dir(revived) == attributes, (
-            f"{contract}: {how} gives other attributes: "
-            f"{sorted(_public_dir(revived) ^ attributes)}")
+            f"{contract}: {how} gives other attributes: {sorted(_public_dir(revived) ^ attributes)}"
+        )
         # What the config leaves out comes back as a default, in both configs alike.
-        lost = {name: (value, _settings(revived).get(name)) for name, value in settings.items()
-                if _settings(revived).get(name) != value}
+        lost = {
+            name: (value, _settings(revived).get(name))
+            for name, value in settings.items()
+            if _settings(revived).get(name) != value
+        }
         assert not lost, f"{contract}: {how} loses settings (given, revived): {lost}"
 
 
@@ -137,16 +145,25 @@ def check_weights(contract):
         else:
             instance(*_keras_tensors(contract.inputs))
         assert instance.built, f"{contract}: not built after a {how}"
-        counts = (len(instance.trainable_weights), len(instance.non_trainable_weights),
-                  len(instance.non_trainable_variables))
-        non_trainable_variables = (contract.non_trainable_weights
-                                   if contract.non_trainable_variables is None
-                                   else contract.non_trainable_variables)
-        expected = (contract.trainable_weights, contract.non_trainable_weights,
-                    non_trainable_variables)
+        counts = (
+            len(instance.trainable_weights),
+            len(instance.non_trainable_weights),
+            len(instance.non_trainable_variables),
+        )
+        non_trainable_variables = (
+            contract.non_trainable_weights
+            if contract.non_trainable_variables is None
+            else contract.non_trainable_variables
+        )
+        expected = (
+            contract.trainable_weights,
+            contract.non_trainable_weights,
+            non_trainable_variables,
+        )
         assert counts == expected, (
             f"{contract}: after a {how}, (trainable weights, non-trainable weights, "
-            f"non-trainable variables) = {counts}, expected {expected}")
+            f"non-trainable variables) = {counts}, expected {expected}"
+        )
 
 
 def check_symbolic_matches_eager(contract):
@@ -159,27 +176,33 @@ def check_symbolic_matches_eager(contract):
     symbolic = keras.tree.flatten(contract.make()(*_keras_tensors(contract.inputs)))
     if type(eager_layer).compute_output_spec is not keras.layers.Layer.compute_output_spec:
         specs = keras.tree.flatten(
-            eager_layer.compute_output_spec(*_keras_tensors(contract.inputs)))
+            eager_layer.compute_output_spec(*_keras_tensors(contract.inputs))
+        )
         assert [(tuple(spec.shape), _dtype(spec)) for spec in specs] == [
-            (tuple(spec.shape), _dtype(spec)) for spec in symbolic], (
-            f"{contract}: compute_output_spec and a symbolic call disagree")
+            (tuple(spec.shape), _dtype(spec)) for spec in symbolic
+        ], f"{contract}: compute_output_spec and a symbolic call disagree"
     assert len(eager) == len(symbolic) == len(contract.output_shapes), (
         f"{contract}: {len(eager)} eager outputs, {len(symbolic)} symbolic, expected "
-        f"{len(contract.output_shapes)}")
+        f"{len(contract.output_shapes)}"
+    )
     for index, (tensor, spec, shape, dtype) in enumerate(
-            zip(eager, symbolic, contract.output_shapes, contract.output_dtypes, strict=True)):
+        zip(eager, symbolic, contract.output_shapes, contract.output_dtypes, strict=True)
+    ):
         got = (tuple(tensor.shape), _dtype(tensor), tuple(spec.shape), _dtype(spec))
         assert got == (tuple(shape), dtype, (None, *shape[1:]), dtype), (
             f"{contract}: output {index}: eager shape and dtype, symbolic shape and dtype = "
-            f"{got}, expected {(tuple(shape), dtype, (None, *shape[1:]), dtype)}")
+            f"{got}, expected {(tuple(shape), dtype, (None, *shape[1:]), dtype)}"
+        )
     if type(eager_layer).compute_output_shape is not keras.layers.Layer.compute_output_shape:
         shapes = eager_layer.compute_output_shape(*[x.shape for x in contract.inputs])
         shapes = [shapes] if len(contract.output_shapes) == 1 else list(shapes)
         assert [tuple(shape) for shape in shapes] == [tuple(x.shape) for x in eager], (
             f"{contract}: compute_output_shape gives {shapes}, the call "
-            f"{[tuple(x.shape) for x in eager]}")
+            f"{[tuple(x.shape) for x in eager]}"
+        )
     assert len(eager_layer.losses) == contract.losses, (
-        f"{contract}: a call added {len(eager_layer.losses)} losses, expected {contract.losses}")
+        f"{contract}: a call added {len(eager_layer.losses)} losses, expected {contract.losses}"
+    )
 
 
 class Probe(keras.Model):
@@ -195,13 +218,18 @@ class Probe(keras.Model):
         self.probe = self.add_weight(shape=(), initializer="ones", name="probe")
 
     def call(self, inputs, training=False):
-        scaled = [x * ops.cast(self.probe, x.dtype) if keras.backend.is_float_dtype(x.dtype)
-                  else x for x in inputs]
+        scaled = [
+            x * ops.cast(self.probe, x.dtype) if keras.backend.is_float_dtype(x.dtype) else x
+            for x in inputs
+        ]
         return self.layer(*scaled, training=training)
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        terms = [ops.sum(ops.cast(output, "float32")) for output in keras.tree.flatten(y_pred)
-                 if keras.backend.is_float_dtype(output.dtype)]
+        terms = [
+            ops.sum(ops.cast(output, "float32"))
+            for output in keras.tree.flatten(y_pred)
+            if keras.backend.is_float_dtype(output.dtype)
+        ]
         terms += [ops.cast(loss, "float32") for loss in self.losses]
         # 0 * probe: a loss that no gradient reaches still backpropagates on PyTorch, which
         # would raise instead, and the probe then stays where it was.
@@ -220,7 +248,8 @@ def check_fit_step(contract):
         before, probe = trainable_arrays(instance), ops.convert_to_numpy(model.probe)
         history = model.fit(inputs, batch_size=len(inputs[0]), epochs=1, verbose=0)
         assert ops.convert_to_numpy(model.probe) != probe, (
-            f"{contract}: no gradient reached the layer's inputs (the probe did not move)")
+            f"{contract}: no gradient reached the layer's inputs (the probe did not move)"
+        )
     else:
         instance(*inputs)
         before = trainable_arrays(instance)
@@ -228,9 +257,13 @@ def check_fit_step(contract):
     assert history.history, f"{contract}: fit logged nothing"
     for name, values in history.history.items():
         assert np.isfinite(values[0]), f"{contract}: {name} = {values[0]} after one step"
-    still = [variable.path for variable, changed in zip(
-        instance.trainable_variables, moved(before, trainable_arrays(instance)), strict=True)
-        if not changed]
+    still = [
+        variable.path
+        for variable, changed in zip(
+            instance.trainable_variables, moved(before, trainable_arrays(instance)), strict=True
+        )
+        if not changed
+    ]
     assert not still, f"{contract}: one training step left {still} unchanged"
 
 
@@ -256,18 +289,23 @@ def check_saved_model(contract, tmp_path):
     path = tmp_path / f"{contract}.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
-    for index, (first, second) in enumerate(zip(
-            keras.tree.flatten(model(*arguments)), keras.tree.flatten(loaded(*arguments)),
-            strict=True)):
+    for index, (first, second) in enumerate(
+        zip(
+            keras.tree.flatten(model(*arguments)),
+            keras.tree.flatten(loaded(*arguments)),
+            strict=True,
+        )
+    ):
         np.testing.assert_array_equal(
-            ops.convert_to_numpy(second), ops.convert_to_numpy(first),
-            err_msg=f"{contract}: output {index} of the loaded model differs")
+            ops.convert_to_numpy(second),
+            ops.convert_to_numpy(first),
+            err_msg=f"{contract}: output {index} of the loaded model differs",
+        )
     saved = {variable.path: ops.convert_to_numpy(variable) for variable in model.variables}
     restored = {variable.path: ops.convert_to_numpy(variable) for variable in loaded.variables}
     assert len(restored) == len(saved), f"{contract}: {sorted(saved)} != {sorted(restored)}"
     for (path, first), second in zip(saved.items(), restored.values(), strict=True):
-        np.testing.assert_array_equal(second, first,
-                                      err_msg=f"{contract}: {path} was not restored")
+        np.testing.assert_array_equal(second, first, err_msg=f"{contract}: {path} was not restored")
 
 
 def check_mixed_bfloat16(contract):
@@ -279,31 +317,45 @@ def check_mixed_bfloat16(contract):
     try:
         instance = contract.make()
         outputs = keras.tree.flatten(instance(*contract.inputs))
-        specs = keras.tree.flatten(instance.compute_output_spec(*[
-            keras.KerasTensor(x.shape, dtype=instance.compute_dtype
-                              if instance.autocast and keras.backend.is_float_dtype(x.dtype)
-                              else str(x.dtype))
-            for x in contract.inputs]))
+        specs = keras.tree.flatten(
+            instance.compute_output_spec(
+                *[
+                    keras.KerasTensor(
+                        x.shape,
+                        dtype=instance.compute_dtype
+                        if instance.autocast and keras.backend.is_float_dtype(x.dtype)
+                        else str(x.dtype),
+                    )
+                    for x in contract.inputs
+                ]
+            )
+        )
         weights = {weight.path: _dtype(weight) for weight in instance.weights}
-        losses = [float(ops.convert_to_numpy(ops.cast(loss, "float32")))
-                  for loss in instance.losses]
+        losses = [
+            float(ops.convert_to_numpy(ops.cast(loss, "float32"))) for loss in instance.losses
+        ]
     finally:
         keras.mixed_precision.set_global_policy(previous)
     expected = contract.mixed_output_dtypes or tuple(
         "bfloat16" if keras.backend.is_float_dtype(dtype) else dtype
-        for dtype in contract.output_dtypes)
+        for dtype in contract.output_dtypes
+    )
     got = tuple(_dtype(output) for output in outputs)
     announced = tuple(_dtype(spec) for spec in specs)
     assert got == announced == expected, (
         f"{contract}: under mixed_bfloat16 the outputs are {got}, compute_output_spec says "
-        f"{announced}, expected {expected}")
+        f"{announced}, expected {expected}"
+    )
     for index, output in enumerate(outputs):
         if keras.backend.is_float_dtype(output.dtype):
             values = ops.convert_to_numpy(ops.cast(output, "float32"))
             assert np.isfinite(values).all(), f"{contract}: output {index} is not finite"
     assert np.isfinite(losses).all(), f"{contract}: losses {losses} under mixed_bfloat16"
-    wrong = {path: dtype for path, dtype in weights.items()
-             if keras.backend.is_float_dtype(dtype) and dtype != "float32"}
+    wrong = {
+        path: dtype
+        for path, dtype in weights.items()
+        if keras.backend.is_float_dtype(dtype) and dtype != "float32"
+    }
     assert not wrong, f"{contract}: float weights not kept in float32: {wrong}"
 
 
@@ -323,13 +375,21 @@ def _settings(instance):
 
     def own(layer):
         plain = (bool, int, float, str, tuple, type(None))
-        return {name: value for name, value in vars(layer).items()
-                if not name.startswith("_") and isinstance(value, plain)}
+        return {
+            name: value
+            for name, value in vars(layer).items()
+            if not name.startswith("_") and isinstance(value, plain)
+        }
 
     settings = own(instance)
     for index, layer in enumerate(_keras_internals.sublayers(instance)):
-        settings.update({f"{index}:{type(layer).__name__}.{name}": value
-                         for name, value in own(layer).items() if name != "name"})
+        settings.update(
+            {
+                f"{index}:{type(layer).__name__}.{name}": value
+                for name, value in own(layer).items()
+                if name != "name"
+            }
+        )
     return settings
 
 
@@ -354,5 +414,7 @@ def _tuples_tagged(value):
 
 def _tuples_untagged(text):
     """The config `_tuples_tagged` wrote, its tuples restored."""
-    return json.loads(text, object_hook=lambda item: tuple(item["__tuple__"])
-                      if set(item) == {"__tuple__"} else item)
+    return json.loads(
+        text,
+        object_hook=lambda item: tuple(item["__tuple__"]) if set(item) == {"__tuple__"} else item,
+    )

@@ -15,13 +15,18 @@ def test_select_picks_the_running_backends_entry_or_the_default():
 
 def test_a_backend_without_an_entry_gets_an_error_naming_what_needs_it(monkeypatch):
     monkeypatch.setattr(keras.backend, "backend", lambda: "numpy")
-    with pytest.raises(NotImplementedError,
-                       match=r"autodiff.gradient runs on the tensorflow, jax, torch backends\. "
-                             r"Received: KERAS_BACKEND='numpy'"):
+    with pytest.raises(
+        NotImplementedError,
+        match=r"autodiff.gradient runs on the tensorflow, jax, torch backends\. "
+        r"Received: KERAS_BACKEND='numpy'",
+    ):
         autodiff.gradient(lambda t: keras.ops.sum(t), [1.0])
     with pytest.raises(NotImplementedError, match="The GAN's training step runs on"):
-        gan = GAN(keras.Sequential([keras.layers.Dense(1)]),
-                  keras.Sequential([keras.layers.Dense(1)]), latent_dim=2)
+        gan = GAN(
+            keras.Sequential([keras.layers.Dense(1)]),
+            keras.Sequential([keras.layers.Dense(1)]),
+            latent_dim=2,
+        )
         gan.compile(keras.optimizers.Adam(), keras.optimizers.Adam())
 
 

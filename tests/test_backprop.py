@@ -42,7 +42,9 @@ def test_missing_output_derivative_fails_the_check(problem):
         term = 3.0 * (-0.1 / rho_hat + 0.9 / (1 - rho_hat))
         delta1 = (delta2 @ p.W2.T + term) * a1 * (1 - a1)
         return backprop.Parameters(
-            X.T @ delta1 / 12 + 1e-3 * p.W1, delta1.mean(0), a1.T @ delta2 / 12 + 1e-3 * p.W2,
+            X.T @ delta1 / 12 + 1e-3 * p.W1,
+            delta1.mean(0),
+            a1.T @ delta2 / 12 + 1e-3 * p.W2,
             delta2.mean(0),
         ).flatten()
 
@@ -72,8 +74,9 @@ def test_sparsity_term_is_zero_when_rho_hat_equals_rho(problem):
     assert np.all(np.isfinite(with_target_equal[1]))
     # beta = 0 removes the term: delta^(1) is then plain backpropagation.
     _, plain = backprop.deltas(params, X, 0.1, 0.0)
-    np.testing.assert_allclose(plain, (backprop.deltas(params, X, 0.1, 0.0)[0] @ params.W2.T)
-                               * a1 * (1 - a1))
+    np.testing.assert_allclose(
+        plain, (backprop.deltas(params, X, 0.1, 0.0)[0] @ params.W2.T) * a1 * (1 - a1)
+    )
 
 
 def test_gradient_matches_keras_autodiff(problem):
@@ -94,13 +97,17 @@ def test_gradient_matches_keras_autodiff(problem):
         ops = keras.ops
         x = ops.convert_to_tensor(X, dtype)
         a1 = sigmoid(matmul(x, W1) + ops.convert_to_tensor(params.b1, dtype))
-        a2 = sigmoid(matmul(a1, ops.convert_to_tensor(params.W2, dtype))
-                     + ops.convert_to_tensor(params.b2, dtype))
+        a2 = sigmoid(
+            matmul(a1, ops.convert_to_tensor(params.W2, dtype))
+            + ops.convert_to_tensor(params.b2, dtype)
+        )
         rho_hat = ops.sum(a1, axis=0) / 12
         sparsity = ops.sum(0.1 * ops.log(0.1 / rho_hat) + 0.9 * ops.log(0.9 / (1 - rho_hat)))
-        return (0.5 * ops.sum(ops.square(a2 - x)) / 12
-                + 0.5e-3 * (ops.sum(ops.square(W1)) + float(np.sum(params.W2**2)))
-                + 3.0 * sparsity)
+        return (
+            0.5 * ops.sum(ops.square(a2 - x)) / 12
+            + 0.5e-3 * (ops.sum(ops.square(W1)) + float(np.sum(params.W2**2)))
+            + 3.0 * sparsity
+        )
 
     auto = gradient(keras_cost, params.W1.astype(dtype))
     ours = backprop.gradients(params, X, **SETTINGS).W1

@@ -37,19 +37,27 @@ import pytest
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(keras.backend.backend() != "tensorflow",
-                       reason="the lessons run in the browser under TensorFlow; tests/ covers "
-                              "the library on the other backends"),
+    pytest.mark.skipif(
+        keras.backend.backend() != "tensorflow",
+        reason="the lessons run in the browser under TensorFlow; tests/ covers "
+        "the library on the other backends",
+    ),
 ]
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # The lessons with widgets, and how many explorers each shows.
 WIDGET_LESSONS = {"01_deconvolution.ipynb": 2, "04_sparse_autoencoders.ipynb": 1}
-LESSONS = [ROOT / "notebooks" / name
-           for name in ("00_getting_started.ipynb", *sorted(WIDGET_LESSONS))]
+LESSONS = [
+    ROOT / "notebooks" / name for name in ("00_getting_started.ipynb", *sorted(WIDGET_LESSONS))
+]
 # As root Chromium needs --no-sandbox; the others keep it from reaching for a network.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 RUN_TIMEOUT_MS = 900_000
 
 
@@ -87,18 +95,36 @@ def jupyter_lab(tmp_path_factory):
     settings = folder / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
     port, token = _free_port(), secrets.token_hex(16)
-    environment = dict(os.environ, LESSONLIB_FAST="1", TF_CPP_MIN_LOG_LEVEL="2",
-                       JUPYTERLAB_SETTINGS_DIR=str(folder / "settings"),
-                       JUPYTERLAB_WORKSPACES_DIR=str(folder / "workspaces"),
-                       JUPYTER_RUNTIME_DIR=str(folder / "runtime"))
+    environment = dict(
+        os.environ,
+        LESSONLIB_FAST="1",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        JUPYTERLAB_SETTINGS_DIR=str(folder / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(folder / "workspaces"),
+        JUPYTER_RUNTIME_DIR=str(folder / "runtime"),
+    )
     log = open(folder / "server.log", "w")  # noqa: SIM115 - closed below
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
-         f"--port={port}", f"--IdentityProvider.token={token}", "--allow-root",
-         f"--ServerApp.root_dir={lessons}"],
-        env=environment, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            "--allow-root",
+            f"--ServerApp.root_dir={lessons}",
+        ],
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         for _ in range(240):
@@ -140,8 +166,9 @@ def browser():
 
 
 def _wait_for_idle(page):
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']",
-                           timeout=RUN_TIMEOUT_MS)
+    page.wait_for_selector(
+        ".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=RUN_TIMEOUT_MS
+    )
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda path: path.name)
@@ -149,8 +176,10 @@ def test_lesson_runs_in_jupyterlab(lesson, jupyter_lab, browser, screenshots):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         # A workspace of its own per lesson, reset: only this notebook open.
-        page.goto(f"{jupyter_lab['url']}/lab/workspaces/{lesson.stem}/tree/{lesson.name}"
-                  f"?reset&token={jupyter_lab['token']}")
+        page.goto(
+            f"{jupyter_lab['url']}/lab/workspaces/{lesson.stem}/tree/{lesson.name}"
+            f"?reset&token={jupyter_lab['token']}"
+        )
         page.wait_for_selector(".jp-Notebook", timeout=120_000)
         _wait_for_idle(page)
         _run_all_cells(page, jupyter_lab)
@@ -159,10 +188,12 @@ def test_lesson_runs_in_jupyterlab(lesson, jupyter_lab, browser, screenshots):
 
         explorers = page.locator(".jupyter-widgets.widget-vbox")
         assert explorers.count() == WIDGET_LESSONS.get(lesson.name, 0), (
-            f"{lesson.name}: {explorers.count()} explorers rendered")
+            f"{lesson.name}: {explorers.count()} explorers rendered"
+        )
         for index in range(explorers.count()):
-            _move_slider_and_see_a_redraw(page, explorers.nth(index),
-                                          screenshots / f"{lesson.stem}_widget{index}")
+            _move_slider_and_see_a_redraw(
+                page, explorers.nth(index), screenshots / f"{lesson.stem}_widget{index}"
+            )
         page.keyboard.press("Escape")
         page.keyboard.press("Control+Home")
         page.wait_for_timeout(500)
@@ -210,8 +241,7 @@ def _run_all_cells(page, lab, tries=3):
 
 
 def _api(lab, path, method="GET"):
-    request = urllib.request.Request(f"{lab['url']}/api/{path}?token={lab['token']}",
-                                     method=method)
+    request = urllib.request.Request(f"{lab['url']}/api/{path}?token={lab['token']}", method=method)
     with urllib.request.urlopen(request, timeout=30) as reply:
         body = reply.read()
     return json.loads(body) if body else None
@@ -266,12 +296,13 @@ def assert_ran_cleanly(name, notebook):
     for index, cell in enumerate(code):
         for output in cell.get("outputs", []):
             assert output["output_type"] != "error", (
-                f"{name}: code cell {index} failed: {output.get('ename')}: "
-                f"{output.get('evalue')}")
+                f"{name}: code cell {index} failed: {output.get('ename')}: {output.get('evalue')}"
+            )
             data = output.get("data", {})
             text = "".join(data.get("text/plain", ""))
             if text.startswith("<Figure"):
                 assert "image/png" in data, f"{name}: cell {index} shows {text!r}, not an image"
-    images = sum("image/png" in output.get("data", {}) for cell in code
-                 for output in cell.get("outputs", []))
+    images = sum(
+        "image/png" in output.get("data", {}) for cell in code for output in cell.get("outputs", [])
+    )
     assert images > 0, f"{name}: no figure rendered as an image"

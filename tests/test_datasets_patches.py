@@ -17,8 +17,9 @@ def ufldl_normalize_reference(columns):
 
 def test_normalisation_matches_ufldls_code():
     raw = np.random.default_rng(0).normal(size=(500, 64))
-    np.testing.assert_allclose(patches.normalize_ufldl(raw), ufldl_normalize_reference(raw.T).T,
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        patches.normalize_ufldl(raw), ufldl_normalize_reference(raw.T).T, rtol=1e-12
+    )
 
 
 def test_natural_patches_shape_range_and_determinism():
@@ -62,16 +63,18 @@ def test_zca_stays_close_to_the_original():
     data = np.random.default_rng(0).normal(size=(4000, 5)) @ np.diag([3.0, 2.0, 1.0, 1.0, 0.5])
     mean, matrix = patches.zca_whitening_matrix(data, epsilon=0)
     np.testing.assert_allclose(matrix, matrix.T, atol=1e-12)  # ZCA, unlike PCA, is symmetric
-    np.testing.assert_allclose(np.cov(((data - mean) @ matrix).T, bias=True), np.eye(5),
-                               atol=1e-8)
+    np.testing.assert_allclose(np.cov(((data - mean) @ matrix).T, bias=True), np.eye(5), atol=1e-8)
 
 
-@pytest.mark.parametrize("kwargs, pattern", [
-    ({"num_patches": 0}, r"num_patches=0"),
-    ({"patch_size": 2.5}, r"patch_size=2.5"),
-    ({"patch_size": 10_000}, r"patch_size=10000"),
-    ({"epsilon": -1.0, "whiten": True}, r"epsilon=-1.0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        ({"num_patches": 0}, r"num_patches=0"),
+        ({"patch_size": 2.5}, r"patch_size=2.5"),
+        ({"patch_size": 10_000}, r"patch_size=10000"),
+        ({"epsilon": -1.0, "whiten": True}, r"epsilon=-1.0"),
+    ],
+)
 def test_bad_arguments(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         patches.load_natural_patches(**{"num_patches": 10, **kwargs})

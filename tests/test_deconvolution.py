@@ -7,20 +7,37 @@ from lessonlib import autodiff, deconvolution
 
 # float64 on TensorFlow and PyTorch: the sums differ only in the order of additions (~1e-15).
 # JAX computes in float32 unless x64 is enabled process-wide, so there float32 rounding applies.
-TOLERANCE = {"rtol": 1e-5, "atol": 1e-5} if keras.backend.backend() == "jax" else {
-    "rtol": 1e-10, "atol": 1e-12}
+TOLERANCE = (
+    {"rtol": 1e-5, "atol": 1e-5}
+    if keras.backend.backend() == "jax"
+    else {"rtol": 1e-10, "atol": 1e-12}
+)
 
 
 def keras_transposed(activations, kernel, strides, padding):
-    layer = layers.Conv2DTranspose(kernel.shape[2], kernel.shape[:2], strides=strides,
-                                   padding=padding, use_bias=False, dtype="float64")
+    layer = layers.Conv2DTranspose(
+        kernel.shape[2],
+        kernel.shape[:2],
+        strides=strides,
+        padding=padding,
+        use_bias=False,
+        dtype="float64",
+    )
     layer.build((None, *activations.shape))
     layer.set_weights([kernel])
     return ops.convert_to_numpy(layer(activations[None]))[0]
 
 
-CASES = [(3, 1, "valid"), (3, 2, "valid"), (3, 2, "same"), (4, 2, "same"), (2, 3, "valid"),
-         (2, 3, "same"), (5, 1, "same"), ((3, 2), (2, 1), "valid")]
+CASES = [
+    (3, 1, "valid"),
+    (3, 2, "valid"),
+    (3, 2, "same"),
+    (4, 2, "same"),
+    (2, 3, "valid"),
+    (2, 3, "same"),
+    (5, 1, "same"),
+    ((3, 2), (2, 1), "valid"),
+]
 
 
 @pytest.mark.parametrize("kernel_size, strides, padding", CASES)
@@ -30,8 +47,9 @@ def test_the_basis_sum_equals_conv2d_transpose(kernel_size, strides, padding):
     activations = rng.normal(size=(4, 5, 3))
     kernel = rng.normal(size=(*kernel_size, 2, 3))
     ours = deconvolution.transposed_conv2d(activations, kernel, strides, padding)
-    np.testing.assert_allclose(ours, keras_transposed(activations, kernel, strides, padding),
-                               **TOLERANCE)
+    np.testing.assert_allclose(
+        ours, keras_transposed(activations, kernel, strides, padding), **TOLERANCE
+    )
 
 
 @pytest.mark.parametrize("kernel_size, strides, padding", CASES[:6])
@@ -46,8 +64,9 @@ def test_the_basis_sum_is_the_gradient_of_the_matching_conv2d(kernel_size, strid
     weights = ops.convert_to_tensor(activations[None])
 
     def inner_product(tensor):
-        convolved = ops.conv(tensor, ops.convert_to_tensor(kernel), strides=strides,
-                             padding=padding)
+        convolved = ops.conv(
+            tensor, ops.convert_to_tensor(kernel), strides=strides, padding=padding
+        )
         return ops.sum(convolved * weights)
 
     np.testing.assert_allclose(autodiff.gradient(inner_product, x)[0], ours, **TOLERANCE)
@@ -72,8 +91,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match=r"activations of shape \(2, 2, 4\)"):
         deconvolution.transposed_conv2d(np.zeros((2, 2, 4)), np.zeros((3, 3, 1, 1)))
     with pytest.raises(ValueError, match=r"padding='full'"):
-        deconvolution.transposed_conv2d(np.zeros((2, 2, 1)), np.zeros((3, 3, 1, 1)),
-                                        padding="full")
+        deconvolution.transposed_conv2d(np.zeros((2, 2, 1)), np.zeros((3, 3, 1, 1)), padding="full")
 
 
 def small_network():
@@ -94,12 +112,17 @@ def test_projection_stays_inside_the_receptive_field():
     features = ops.convert_to_numpy(model(image[None]))[0]
     assert projection.activation == pytest.approx(features.max(), rel=1e-5)
     assert features[(*projection.position, projection.channel)] == pytest.approx(
-        projection.activation, rel=1e-5)
+        projection.activation, rel=1e-5
+    )
     # conv3 (valid 3x3) at row r sees rows r..r+2 of pool2, 2r..2r+5 of conv2, 2r-1..2r+6 of
     # pool1, 4r-2..4r+13 of conv1 and 4r-3..4r+14 of the image (18 rows), clipped to 0..15.
     row, column = projection.position
-    assert projection.receptive_field == (max(4 * row - 3, 0), min(4 * row + 15, 16),
-                                          max(4 * column - 3, 0), min(4 * column + 15, 16))
+    assert projection.receptive_field == (
+        max(4 * row - 3, 0),
+        min(4 * row + 15, 16),
+        max(4 * column - 3, 0),
+        min(4 * column + 15, 16),
+    )
     top, bottom, left, right = projection.receptive_field
     pixels = projection.pixels[..., 0]
     assert np.abs(pixels).sum() > 0
@@ -116,8 +139,9 @@ def test_projection_of_a_first_layer_unit_is_its_filter():
     kernel = ops.convert_to_numpy(model.get_layer("conv1").kernel)[..., 0, 2]
     expected = np.zeros((18, 18))
     expected[row : row + 3, column : column + 3] = projection.activation * kernel
-    np.testing.assert_allclose(projection.pixels[..., 0], expected[1:17, 1:17], rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        projection.pixels[..., 0], expected[1:17, 1:17], rtol=1e-5, atol=1e-6
+    )
 
 
 def test_projection_works_on_vgg16():

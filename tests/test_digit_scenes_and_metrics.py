@@ -15,8 +15,9 @@ def digits():
 
 
 def test_scenes_shapes_ranges_and_labels(digits):
-    scenes, masks = make_digit_scenes(*digits, num_scenes=12, canvas_size=48,
-                                      digits_per_scene=(1, 3), digit_size=(14, 24), seed=0)
+    scenes, masks = make_digit_scenes(
+        *digits, num_scenes=12, canvas_size=48, digits_per_scene=(1, 3), digit_size=(14, 24), seed=0
+    )
     assert scenes.shape == (12, 48, 48, 1) and scenes.dtype == np.float32
     assert masks.shape == (12, 48, 48) and masks.dtype == np.uint8
     assert 0 <= scenes.min() and scenes.max() <= 1
@@ -41,15 +42,18 @@ def test_scenes_of_some_classes_only(digits):
     assert len(set(np.unique(everything)) - {0, 3, 7, BACKGROUND}) > 0
 
 
-@pytest.mark.parametrize("kwargs, pattern", [
-    ({"num_scenes": 0}, r"num_scenes=0"),
-    ({"classes": ()}, r"classes=\(\)"),
-    ({"classes": (3, 3)}, r"classes=\(3, 3\)"),
-    ({"classes": "37"}, r"classes='37'"),
-    ({"classes": (3, 12)}, r"asks for \[12\]"),
-    ({"digits_per_scene": (3, 1)}, r"digits_per_scene=\(3, 1\)"),
-    ({"digit_size": (10, 80)}, r"digit_size=\(10, 80\)"),
-])
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        ({"num_scenes": 0}, r"num_scenes=0"),
+        ({"classes": ()}, r"classes=\(\)"),
+        ({"classes": (3, 3)}, r"classes=\(3, 3\)"),
+        ({"classes": "37"}, r"classes='37'"),
+        ({"classes": (3, 12)}, r"asks for \[12\]"),
+        ({"digits_per_scene": (3, 1)}, r"digits_per_scene=\(3, 1\)"),
+        ({"digit_size": (10, 80)}, r"digit_size=\(10, 80\)"),
+    ],
+)
 def test_scene_arguments(digits, kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         make_digit_scenes(*digits, **{"num_scenes": 2, **kwargs})
@@ -111,42 +115,60 @@ def test_nearest_distances_and_knn_against_brute_force():
     train, test = rng.normal(size=(300, 4)), rng.normal(size=(50, 4))
     train_labels = rng.integers(0, 3, 300)
     brute = np.linalg.norm(test[:, None, :] - train[None, :, :], axis=-1)
-    np.testing.assert_allclose(metrics.nearest_distances(test, train, chunk=7), brute.min(axis=1),
-                               rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        metrics.nearest_distances(test, train, chunk=7), brute.min(axis=1), rtol=1e-9, atol=1e-9
+    )
     np.testing.assert_allclose(metrics.nearest_distances(train[:5], train), 0, atol=1e-6)
     votes = train_labels[np.argsort(brute, axis=1)[:, :5]]
     predicted = np.array([np.bincount(row, minlength=3).argmax() for row in votes])
     test_labels = rng.integers(0, 3, 50)
     assert metrics.knn_accuracy(train, train_labels, test, test_labels, k=5, chunk=8) == (
-        np.mean(predicted == test_labels))
+        np.mean(predicted == test_labels)
+    )
     # Separated clusters: every point's neighbours share its label.
     centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
     labels = np.repeat(np.arange(3), 40)
     points = centres[labels] + rng.normal(size=(120, 2))
     assert metrics.knn_accuracy(points[::2], labels[::2], points[1::2], labels[1::2]) == 1.0
     # Any integers are labels: negative ones are classes too, not indices from the end.
-    assert metrics.knn_accuracy(points[::2], labels[::2] - 1, points[1::2],
-                                labels[1::2] - 1) == 1.0
-    assert metrics.knn_accuracy(np.zeros((4, 1)) + [[0], [0], [0], [9]], [-1, -1, -1, 5],
-                                [[9.0]], [5], k=1) == 1.0
+    assert metrics.knn_accuracy(points[::2], labels[::2] - 1, points[1::2], labels[1::2] - 1) == 1.0
+    assert (
+        metrics.knn_accuracy(
+            np.zeros((4, 1)) + [[0], [0], [0], [9]], [-1, -1, -1, 5], [[9.0]], [5], k=1
+        )
+        == 1.0
+    )
     # Neighbours at equal distance are taken in order, so reordering cannot change the vote
     # beyond that rule: two points at the same place, labels 0 then 1, k = 1 picks the first.
     assert metrics.knn_accuracy([[0.0], [0.0]], [0, 1], [[0.0]], [0], k=1) == 1.0
     assert metrics.knn_accuracy([[0.0], [0.0]], [1, 0], [[0.0]], [0], k=1) == 0.0
 
 
-@pytest.mark.parametrize("call, pattern", [
-    (lambda: metrics.nearest_distances(np.zeros((2, 3)), np.zeros((4, 2))), "same number"),
-    (lambda: metrics.nearest_distances(np.zeros(3), np.zeros((4, 3))), "points"),
-    (lambda: metrics.knn_accuracy(np.zeros((4, 2)), [0, 1, 0], np.zeros((2, 2)), [0, 1]),
-     "4 points and 3 train_labels"),
-    (lambda: metrics.knn_accuracy(np.zeros((4, 2)), [0] * 4, np.zeros((2, 2)), [0, 1], k=5),
-     "k=5"),
-    (lambda: metrics.knn_accuracy(np.zeros((4, 2)), [0] * 4, np.full((2, 2), np.inf), [0, 1]),
-     "finite"),
-    (lambda: metrics.knn_accuracy(np.zeros((4, 2)), [0.5] * 4, np.zeros((2, 2)), [0, 1]),
-     "integer class labels"),
-])
+@pytest.mark.parametrize(
+    "call, pattern",
+    [
+        (lambda: metrics.nearest_distances(np.zeros((2, 3)), np.zeros((4, 2))), "same number"),
+        (lambda: metrics.nearest_distances(np.zeros(3), np.zeros((4, 3))), "points"),
+        (
+            lambda: metrics.knn_accuracy(np.zeros((4, 2)), [0, 1, 0], np.zeros((2, 2)), [0, 1]),
+            "4 points and 3 train_labels",
+        ),
+        (
+            lambda: metrics.knn_accuracy(np.zeros((4, 2)), [0] * 4, np.zeros((2, 2)), [0, 1], k=5),
+            "k=5",
+        ),
+        (
+            lambda: metrics.knn_accuracy(
+                np.zeros((4, 2)), [0] * 4, np.full((2, 2), np.inf), [0, 1]
+            ),
+            "finite",
+        ),
+        (
+            lambda: metrics.knn_accuracy(np.zeros((4, 2)), [0.5] * 4, np.zeros((2, 2)), [0, 1]),
+            "integer class labels",
+        ),
+    ],
+)
 def test_neighbour_errors_name_the_argument(call, pattern):
     with pytest.raises(ValueError, match=pattern):
         call()

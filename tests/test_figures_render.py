@@ -20,10 +20,15 @@ LESSON = ROOT / "notebooks" / "00_getting_started.ipynb"
 
 def test_every_plotting_cell_shows_exactly_one_image():
     notebook = nbformat.read(LESSON, as_version=4)
-    NotebookClient(notebook, timeout=600, kernel_name="python3",
-                   resources={"metadata": {"path": str(LESSON.parent)}}).execute()
-    plotting_cells = [cell for cell in notebook.cells
-                      if cell.cell_type == "code" and "plotting." in cell.source]
+    NotebookClient(
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(LESSON.parent)}},
+    ).execute()
+    plotting_cells = [
+        cell for cell in notebook.cells if cell.cell_type == "code" and "plotting." in cell.source
+    ]
     assert len(plotting_cells) >= 3
     for cell in plotting_cells:
         images = [output for output in cell.outputs if "image/png" in output.get("data", {})]

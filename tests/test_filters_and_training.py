@@ -53,8 +53,11 @@ def test_sparsity_explorer_redraws_for_each_pair():
     from lessonlib import widgets
 
     rng = np.random.default_rng(0)
-    results = {(rho, beta): (rng.uniform(0, 0.3, 25), rng.normal(size=(64, 25)))
-               for rho in (0.01, 0.1) for beta in (0.0, 3.0)}
+    results = {
+        (rho, beta): (rng.uniform(0, 0.3, 25), rng.normal(size=(64, 25)))
+        for rho in (0.01, 0.1)
+        for beta in (0.0, 3.0)
+    }
     explorer = widgets.sparsity_explorer(results)
     first = explorer.figure
     assert first._suptitle.get_text() == "rho = 0.01, beta = 3"
@@ -81,8 +84,9 @@ def test_epoch_progress_shows_one_bar_with_the_epoch_means(capsys):
 def test_pairwise_cosines_by_hand_and_against_independence():
     columns = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
     # pairs (0, 1), (0, 2), (1, 2): orthogonal, then 45 degrees twice
-    np.testing.assert_allclose(filters.pairwise_cosines(columns),
-                               [0.0, np.sqrt(0.5), np.sqrt(0.5)], atol=1e-12)
+    np.testing.assert_allclose(
+        filters.pairwise_cosines(columns), [0.0, np.sqrt(0.5), np.sqrt(0.5)], atol=1e-12
+    )
     # Independent 0/1 units firing with probability rho: cosine rho (module docstring). With
     # 200,000 samples the sampling error of each cosine is about 0.001 at rho = 0.1.
     rng = np.random.default_rng(0)
@@ -100,18 +104,23 @@ def test_pairwise_cosines_by_hand_and_against_independence():
     np.testing.assert_allclose(filters.pairwise_correlations(together), [1.0])
     shifted = np.stack([units[:, 0], 3 - 2 * units[:, 0]], axis=1)
     np.testing.assert_allclose(filters.pairwise_correlations(shifted), [-1.0])
-    np.testing.assert_allclose(filters.pairwise_correlations(units[:, :3]),
-                               np.corrcoef(units[:, :3].T)[np.triu_indices(3, k=1)])
+    np.testing.assert_allclose(
+        filters.pairwise_correlations(units[:, :3]),
+        np.corrcoef(units[:, :3].T)[np.triu_indices(3, k=1)],
+    )
     with pytest.raises(ValueError, match="constant column \\(1\\)"):
         filters.pairwise_correlations(np.stack([units[:, 0], np.ones(len(units))], axis=1))
 
 
-@pytest.mark.parametrize("columns, pattern", [
-    (np.zeros(5), "shape \\(5,\\)"),
-    (np.ones((5, 1)), "at least 2 columns"),
-    (np.array([[1.0, 0.0], [2.0, 0.0]]), "all-zero column \\(1\\)"),
-    (np.array([[1.0, np.nan], [2.0, 1.0]]), "NaN"),
-])
+@pytest.mark.parametrize(
+    "columns, pattern",
+    [
+        (np.zeros(5), "shape \\(5,\\)"),
+        (np.ones((5, 1)), "at least 2 columns"),
+        (np.array([[1.0, 0.0], [2.0, 0.0]]), "all-zero column \\(1\\)"),
+        (np.array([[1.0, np.nan], [2.0, 1.0]]), "NaN"),
+    ],
+)
 def test_cosines_reject_bad_columns(columns, pattern):
     with pytest.raises(ValueError, match=pattern):
         filters.pairwise_cosines(columns)
@@ -121,14 +130,17 @@ def test_cosines_reject_bad_columns(columns, pattern):
 
 def test_orthogonality_figure():
     rng = np.random.default_rng(0)
-    sparse = {rho: (rng.uniform(0, 1, 300), rng.uniform(0, 1, 300), rng.normal(size=300))
-              for rho in (0.01, 0.05, 0.2)}
+    sparse = {
+        rho: (rng.uniform(0, 1, 300), rng.uniform(0, 1, 300), rng.normal(size=300))
+        for rho in (0.01, 0.05, 0.2)
+    }
     references = {"no penalty": (rng.uniform(0.9, 1, 300), rng.normal(size=300))}
     figure = plotting.orthogonality(sparse, references, title="t")
     left, right = figure.axes
     assert len(left.lines) == 4 and len(right.lines) == 2  # 3 curves + 1 reference; 1 + 1
-    np.testing.assert_allclose(right.lines[0].get_ydata(),
-                               [np.median(np.abs(sparse[rho][2])) for rho in (0.01, 0.05, 0.2)])
+    np.testing.assert_allclose(
+        right.lines[0].get_ydata(), [np.median(np.abs(sparse[rho][2])) for rho in (0.01, 0.05, 0.2)]
+    )
     with pytest.raises(ValueError, match="sparse"):
         plotting.orthogonality({}, references)
 
@@ -141,22 +153,32 @@ def test_filter_bank_classifier_slides_the_given_filters():
     model = filter_bank_classifier(filters, num_classes=4, seed=0)
     convolution = model.get_layer("receptive_fields")
     unit = filters / np.linalg.norm(filters, axis=0)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(convolution.kernel),
-                               unit.reshape(8, 8, 1, 6), rtol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(convolution.kernel), unit.reshape(8, 8, 1, 6), rtol=1e-6
+    )
     # Frozen: only the softmax layer's kernel and bias train.
     assert [tuple(v.shape) for v in model.trainable_variables] == [(7 * 7 * 6, 4), (4,)]
     images = rng.uniform(size=(3, 28, 28, 1)).astype("float32")
     responses = keras.ops.convert_to_numpy(convolution(images))
     # Response of filter k at (row, col): the 8x8 patch there, flattened row by row, dot w_k.
     patch = images[1, 5:13, 9:17, 0].ravel()
-    np.testing.assert_allclose(responses[1, 5, 9], np.maximum(patch @ unit, 0), rtol=1e-4,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        responses[1, 5, 9], np.maximum(patch @ unit, 0), rtol=1e-4, atol=1e-5
+    )
     probabilities = keras.ops.convert_to_numpy(model(images))
     np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
     scratch = filter_bank_classifier(train_filters=True, seed=0)
     assert len(scratch.trainable_variables) == 4
-    np.testing.assert_allclose(np.linalg.norm(keras.ops.convert_to_numpy(
-        scratch.get_layer("receptive_fields").kernel).reshape(64, 25), axis=0), 1, rtol=1e-5)
+    np.testing.assert_allclose(
+        np.linalg.norm(
+            keras.ops.convert_to_numpy(scratch.get_layer("receptive_fields").kernel).reshape(
+                64, 25
+            ),
+            axis=0,
+        ),
+        1,
+        rtol=1e-5,
+    )
     with pytest.raises(ValueError, match="\\(64, K\\). Received: filters of shape \\(49, 6\\)"):
         filter_bank_classifier(np.ones((49, 6)))
     with pytest.raises(ValueError, match="all-zero column \\(1\\)"):

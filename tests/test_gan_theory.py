@@ -58,7 +58,7 @@ def test_value_function_is_largest_at_the_optimal_discriminator():
     p_data, p_g = _normal(0, 1), _normal(1, 1)
     d_star = gan_theory.optimal_discriminator(p_data, p_g)
     best = gan_theory.value_function(d_star, p_data, p_g, DX)
-    for other in (np.full_like(GRID, 0.5), np.clip(d_star + 0.05, 0, 1), d_star ** 2):
+    for other in (np.full_like(GRID, 0.5), np.clip(d_star + 0.05, 0, 1), d_star**2):
         assert gan_theory.value_function(other, p_data, p_g, DX) < best
     # D = 1/2 everywhere gives exactly -log 4 whatever the densities.
     half = gan_theory.value_function(np.full_like(GRID, 0.5), p_data, p_g, DX)
@@ -73,10 +73,12 @@ def test_losses_in_numpy_and_keras_ops_agree():
     fake_logits = rng.normal(size=(64, 1)).astype("float32") - 2
     d_real, d_fake = 1 / (1 + np.exp(-real_logits)), 1 / (1 + np.exp(-fake_logits))
     ops_value = keras.ops.convert_to_numpy(
-        gan_theory.discriminator_loss_ops(real_logits, fake_logits))
+        gan_theory.discriminator_loss_ops(real_logits, fake_logits)
+    )
     # float32 sigmoid and log against float64: agree to ~1e-6 relative.
-    assert float(ops_value) == pytest.approx(gan_theory.discriminator_loss(d_real, d_fake),
-                                             rel=1e-5)
+    assert float(ops_value) == pytest.approx(
+        gan_theory.discriminator_loss(d_real, d_fake), rel=1e-5
+    )
     for kind in ("minimax", "non_saturating"):
         value = keras.ops.convert_to_numpy(gan_theory.generator_loss_ops(fake_logits, kind))
         assert float(value) == pytest.approx(gan_theory.generator_loss(d_fake, kind), rel=1e-5)
@@ -87,22 +89,24 @@ def test_generator_loss_slopes_at_a_confident_discriminator():
 
     logits = np.full((8, 1), -5.0, dtype="float32")  # D(G(z)) = 0.0067
     minimax = gradient(lambda t: gan_theory.generator_loss_ops(t, "minimax"), logits)
-    saturating_free = gradient(lambda t: gan_theory.generator_loss_ops(t, "non_saturating"),
-                               logits)
+    saturating_free = gradient(lambda t: gan_theory.generator_loss_ops(t, "non_saturating"), logits)
     d = 1 / (1 + np.exp(5.0))
     # d/dl log(1 - sigmoid(l)) = -D; d/dl -log sigmoid(l) = -(1 - D); each over the batch of 8.
     np.testing.assert_allclose(minimax, -d / 8, rtol=1e-4)
     np.testing.assert_allclose(saturating_free, -(1 - d) / 8, rtol=1e-4)
 
 
-@pytest.mark.parametrize("call, message", [
-    (lambda: gan_theory.optimal_discriminator([0.1, 0.2], [0.1]), "same grid"),
-    (lambda: gan_theory.optimal_discriminator([-0.1], [0.1]), "p_data"),
-    (lambda: gan_theory.value_function([1.5], [0.1], [0.1], 1.0), "discriminator"),
-    (lambda: gan_theory.jensen_shannon([0.1], [0.1], 0), "dx"),
-    (lambda: gan_theory.discriminator_loss([2.0], [0.5]), "d_real"),
-    (lambda: gan_theory.generator_loss([0.5], "wasserstein"), "kind"),
-])
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: gan_theory.optimal_discriminator([0.1, 0.2], [0.1]), "same grid"),
+        (lambda: gan_theory.optimal_discriminator([-0.1], [0.1]), "p_data"),
+        (lambda: gan_theory.value_function([1.5], [0.1], [0.1], 1.0), "discriminator"),
+        (lambda: gan_theory.jensen_shannon([0.1], [0.1], 0), "dx"),
+        (lambda: gan_theory.discriminator_loss([2.0], [0.5]), "d_real"),
+        (lambda: gan_theory.generator_loss([0.5], "wasserstein"), "kind"),
+    ],
+)
 def test_bad_arguments_are_named(call, message):
     with pytest.raises(ValueError, match=message):
         call()
@@ -143,8 +147,7 @@ def test_mode_shares_and_unevenness():
     collapsed = toy.mode_coverage(np.repeat(centers[:2], 500, axis=0))
     np.testing.assert_allclose(collapsed.shares, [0.5, 0.5] + [0] * 6)
     assert collapsed.unevenness == pytest.approx(0.75)
-    assert toy.mode_coverage(np.repeat(centers[:1], 10, axis=0)).unevenness == pytest.approx(
-        7 / 8)
+    assert toy.mode_coverage(np.repeat(centers[:1], 10, axis=0)).unevenness == pytest.approx(7 / 8)
     # The data itself: 2,000 samples split by chance, about 0.02 from even (the docstring).
     data = toy.mode_coverage(toy.ring_of_gaussians(2000, seed=0))
     assert data.unevenness < 0.05 and data.shares.sum() == pytest.approx(1)

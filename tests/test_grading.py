@@ -32,8 +32,9 @@ from lessonlib.grading import (
 from lessonlib.grading.exercises import NotebookError, read_notebook, split_hidden_tests
 
 # Grading refuses to run without a sandbox; `.ci/run` installs Bubblewrap.
-needs_sandbox = pytest.mark.skipif(not sandbox.available()[0],
-                                   reason=f"no sandbox here: {sandbox.available()[1]}")
+needs_sandbox = pytest.mark.skipif(
+    not sandbox.available()[0], reason=f"no sandbox here: {sandbox.available()[1]}"
+)
 
 # No Keras here, so that each of the 60 sandboxes starts in a second; the real lessons, with
 # Keras, are graded in test_grading_lessons.py.
@@ -41,8 +42,10 @@ SETUP = "import numpy as np\n\nfrom lessonlib import checks"
 GIVEN = "def halve(x):\n    return x / 2"
 DOUBLE = "def double(x):\n    ### BEGIN SOLUTION\n    return 2 * x\n    ### END SOLUTION"
 SQUARE = "def square(x):\n    ### BEGIN SOLUTION\n    return x * x\n    ### END SOLUTION"
-D_STAR = ("def d_star(p_data, p_g):\n    ### BEGIN SOLUTION\n    return p_data / (p_data + p_g)\n"
-          "    ### END SOLUTION")
+D_STAR = (
+    "def d_star(p_data, p_g):\n    ### BEGIN SOLUTION\n    return p_data / (p_data + p_g)\n"
+    "    ### END SOLUTION"
+)
 CHECK_DOUBLE = """\
 checks.assert_close(double(np.arange(3.0)), [0.0, 2.0, 4.0], name="double")
 checks.assert_close(halve(double(np.arange(3.0))), np.arange(3.0), name="half of double")
@@ -67,8 +70,14 @@ LIMITS = sandbox.Limits(memory_mb=2048, processes=32, threads=300, tmp_mb=64, ou
 
 
 def _meta(grade_id, solution=False, points=None, references=None):
-    meta = {"grade": points is not None, "grade_id": grade_id, "locked": points is not None,
-            "schema_version": 3, "solution": solution, "task": False}
+    meta = {
+        "grade": points is not None,
+        "grade_id": grade_id,
+        "locked": points is not None,
+        "schema_version": 3,
+        "solution": solution,
+        "task": False,
+    }
     if points is not None:
         meta["points"] = points
     metadata = {"nbgrader": meta}
@@ -79,20 +88,30 @@ def _meta(grade_id, solution=False, points=None, references=None):
 
 def _lesson():
     code = nbformat.v4.new_code_cell
-    return nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# A small lesson\n\n## Setup"),
-        code(SETUP),
-        code(GIVEN, metadata={"tags": ["given"]}),
-        code(DOUBLE, metadata=_meta("double", solution=True)),
-        code(CHECK_DOUBLE, metadata=_meta("check_double", points=2)),
-        code("lesson_state = 42"),
-        code(SQUARE, metadata=_meta("square", solution=True)),
-        code(CHECK_SQUARE, metadata=_meta("check_square", points=2)),
-        code(D_STAR, metadata=_meta("d_star", solution=True)),
-        code(CHECK_D_STAR, metadata=_meta("check_d_star", points=2, references=[
-            "lessonlib.gan_theory.optimal_discriminator"])),
-    ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                "language": "python"}})
+    return nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell("# A small lesson\n\n## Setup"),
+            code(SETUP),
+            code(GIVEN, metadata={"tags": ["given"]}),
+            code(DOUBLE, metadata=_meta("double", solution=True)),
+            code(CHECK_DOUBLE, metadata=_meta("check_double", points=2)),
+            code("lesson_state = 42"),
+            code(SQUARE, metadata=_meta("square", solution=True)),
+            code(CHECK_SQUARE, metadata=_meta("check_square", points=2)),
+            code(D_STAR, metadata=_meta("d_star", solution=True)),
+            code(
+                CHECK_D_STAR,
+                metadata=_meta(
+                    "check_d_star",
+                    points=2,
+                    references=["lessonlib.gan_theory.optimal_discriminator"],
+                ),
+            ),
+        ],
+        metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+    )
 
 
 def _with_solution(grade_id, source):
@@ -116,8 +135,11 @@ WRONG = "def double(x):\n    return 3 * x\n"
 
 def _probe(safe_code):
     """`double` is right only if `safe_code`, which sets SAFE, finds that the attack failed."""
-    return ("import glob, os, sys\n" + safe_code +
-            "\ndef double(x):\n    return 2 * x if SAFE else 3 * x")
+    return (
+        "import glob, os, sys\n"
+        + safe_code
+        + "\ndef double(x):\n    return 2 * x if SAFE else 3 * x"
+    )
 
 
 def _submissions(paths):
@@ -133,160 +155,259 @@ def _submissions(paths):
         "infinite_loop": _with_solution("double", "while True:\n    pass"),
         "exit": _with_solution("double", "import os\nos._exit(3)"),
         "segfault": _with_solution("double", "import ctypes\nctypes.string_at(0)"),
-        "killed": _with_solution("double", "import os, signal\n"
-                                           "os.kill(os.getpid(), signal.SIGKILL)"),
+        "killed": _with_solution(
+            "double", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"
+        ),
         "renamed": _renamed("double", "my_double"),
-        "deleted_names": _with_solution("double", "def double(x):\n    return 2 * x\n"
-                                                  "del np, checks"),
-        "uses_lesson_state": _with_solution("double", "def double(x):\n"
-                                                      "    return 2 * x + 0 * lesson_state"),
+        "deleted_names": _with_solution(
+            "double", "def double(x):\n    return 2 * x\ndel np, checks"
+        ),
+        "uses_lesson_state": _with_solution(
+            "double", "def double(x):\n    return 2 * x + 0 * lesson_state"
+        ),
         # Marks for a wrong answer.
         "game_exec": _with_solution("double", "exec = lambda *args, **kwargs: None\n" + WRONG),
-        "game_custom_exc": _with_solution("double", WRONG + "get_ipython().set_custom_exc("
-                                          "(BaseException,), lambda *args, **kwargs: None)"),
-        "game_transformer": _with_solution("double", WRONG + "get_ipython().input_transformers"
-                                           "_post.append(lambda lines: ['pass\\n'])"),
-        "game_events": _with_solution("double", WRONG + "get_ipython().events.register("
-                                      "'post_run_cell', lambda result: None)"),
-        "game_showtraceback": _with_solution("double", WRONG + "get_ipython().showtraceback = "
-                                             "lambda *args, **kwargs: None"),
-        "game_numpy": _with_solution("double", WRONG + "np.abs = lambda x: 0 * x\n"
-                                     "np.linalg.norm = lambda *args, **kwargs: 0.0"),
-        "game_keras_ops": _with_solution("double", WRONG + "import keras\n"
-                                         "keras.ops.convert_to_numpy = lambda x: [0.0, 2.0, 4.0]"),
-        "game_sys_modules": _with_solution("double", WRONG + "import sys, types\n"
-                                           "fake = types.ModuleType('lessonlib.checks')\n"
-                                           "fake.assert_close = lambda *args, **kwargs: None\n"
-                                           "sys.modules['lessonlib.checks'] = fake\n"
-                                           "checks = fake"),
-        "game_meta_path": _with_solution("double", WRONG + "import sys\nclass Finder:\n"
-                                         "    def find_spec(self, name, path=None, target=None):"
-                                         "\n        raise ImportError(name)\n"
-                                         "sys.meta_path.insert(0, Finder())"),
-        "game_import": _with_solution("double", WRONG + "import builtins\n"
-                                      "real = builtins.__import__\n"
-                                      "builtins.__import__ = lambda name, *args, **kwargs: "
-                                      "real('types') if 'lessonlib' in name else "
-                                      "real(name, *args, **kwargs)"),
-        "game_assertion": _with_solution("double", WRONG + "import builtins\n"
-                                         "builtins.AssertionError = type('AssertionError', "
-                                         "(Exception,), {})"),
-        "game_thread": _with_solution("double", WRONG + "import threading, time\n"
-                                      "def loop():\n    while True:\n"
-                                      "        checks.assert_close = lambda *a, **k: None\n"
-                                      "        time.sleep(0.001)\n"
-                                      "threading.Thread(target=loop, daemon=True).start()"),
-        "game_signal": _with_solution("double", WRONG + "import signal\n"
-                                      "def handler(*args):\n"
-                                      "    checks.assert_close = lambda *a, **k: None\n"
-                                      "signal.signal(signal.SIGALRM, handler)\n"
-                                      "signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)"),
-        "game_settrace": _with_solution("double", WRONG + "import sys\n"
-                                        "def tracer(frame, event, arg):\n"
-                                        "    frame.f_globals['assert_close'] = "
-                                        "lambda *a, **k: None\n    return tracer\n"
-                                        "sys.settrace(tracer)"),
-        "game_given_helper": _with_solution("double", "halve = lambda x: x / 3\n" + WRONG +
-                                            "checks.assert_close = lambda *a, **k: None"),
-        "game_append_checks": _with_solution("double", WRONG + "import lessonlib.checks\n"
-                                             "try:\n    open(lessonlib.checks.__file__, 'a')."
-                                             "write('\\nassert_close = lambda *a, **k: None\\n')"
-                                             "\nexcept OSError:\n    pass"),
+        "game_custom_exc": _with_solution(
+            "double",
+            WRONG + "get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)",
+        ),
+        "game_transformer": _with_solution(
+            "double",
+            WRONG + "get_ipython().input_transformers_post.append(lambda lines: ['pass\\n'])",
+        ),
+        "game_events": _with_solution(
+            "double", WRONG + "get_ipython().events.register('post_run_cell', lambda result: None)"
+        ),
+        "game_showtraceback": _with_solution(
+            "double", WRONG + "get_ipython().showtraceback = lambda *args, **kwargs: None"
+        ),
+        "game_numpy": _with_solution(
+            "double",
+            WRONG + "np.abs = lambda x: 0 * x\nnp.linalg.norm = lambda *args, **kwargs: 0.0",
+        ),
+        "game_keras_ops": _with_solution(
+            "double", WRONG + "import keras\nkeras.ops.convert_to_numpy = lambda x: [0.0, 2.0, 4.0]"
+        ),
+        "game_sys_modules": _with_solution(
+            "double",
+            WRONG + "import sys, types\n"
+            "fake = types.ModuleType('lessonlib.checks')\n"
+            "fake.assert_close = lambda *args, **kwargs: None\n"
+            "sys.modules['lessonlib.checks'] = fake\n"
+            "checks = fake",
+        ),
+        "game_meta_path": _with_solution(
+            "double",
+            WRONG + "import sys\nclass Finder:\n"
+            "    def find_spec(self, name, path=None, target=None):"
+            "\n        raise ImportError(name)\n"
+            "sys.meta_path.insert(0, Finder())",
+        ),
+        "game_import": _with_solution(
+            "double",
+            WRONG + "import builtins\n"
+            "real = builtins.__import__\n"
+            "builtins.__import__ = lambda name, *args, **kwargs: "
+            "real('types') if 'lessonlib' in name else "
+            "real(name, *args, **kwargs)",
+        ),
+        "game_assertion": _with_solution(
+            "double",
+            WRONG + "import builtins\n"
+            "builtins.AssertionError = type('AssertionError', "
+            "(Exception,), {})",
+        ),
+        "game_thread": _with_solution(
+            "double",
+            WRONG + "import threading, time\n"
+            "def loop():\n    while True:\n"
+            "        checks.assert_close = lambda *a, **k: None\n"
+            "        time.sleep(0.001)\n"
+            "threading.Thread(target=loop, daemon=True).start()",
+        ),
+        "game_signal": _with_solution(
+            "double",
+            WRONG + "import signal\n"
+            "def handler(*args):\n"
+            "    checks.assert_close = lambda *a, **k: None\n"
+            "signal.signal(signal.SIGALRM, handler)\n"
+            "signal.setitimer(signal.ITIMER_REAL, 0.01, 0.01)",
+        ),
+        "game_settrace": _with_solution(
+            "double",
+            WRONG + "import sys\n"
+            "def tracer(frame, event, arg):\n"
+            "    frame.f_globals['assert_close'] = "
+            "lambda *a, **k: None\n    return tracer\n"
+            "sys.settrace(tracer)",
+        ),
+        "game_given_helper": _with_solution(
+            "double",
+            "halve = lambda x: x / 3\n" + WRONG + "checks.assert_close = lambda *a, **k: None",
+        ),
+        "game_append_checks": _with_solution(
+            "double",
+            WRONG + "import lessonlib.checks\n"
+            "try:\n    open(lessonlib.checks.__file__, 'a')."
+            "write('\\nassert_close = lambda *a, **k: None\\n')"
+            "\nexcept OSError:\n    pass",
+        ),
         # The library's own answer.
-        "reference_import": _with_solution("d_star", "from lessonlib.gan_theory import "
-                                           "optimal_discriminator as d_star"),
-        "reference_source": _with_solution("d_star", "import inspect\n"
-                                           "import lessonlib.gan_theory as theory\n"
-                                           "source = inspect.getsource(theory)\n"
-                                           "exec(source.replace('def optimal_discriminator', "
-                                           "'def d_star'), globals())"),
+        "reference_import": _with_solution(
+            "d_star", "from lessonlib.gan_theory import optimal_discriminator as d_star"
+        ),
+        "reference_source": _with_solution(
+            "d_star",
+            "import inspect\n"
+            "import lessonlib.gan_theory as theory\n"
+            "source = inspect.getsource(theory)\n"
+            "exec(source.replace('def optimal_discriminator', "
+            "'def d_star'), globals())",
+        ),
         # Reading what it must not.
-        "probe_instructor": _with_solution("double", _probe(
-            f"import lessonlib\nSAFE = not os.path.exists({str(instructor)!r}) and not "
-            "os.path.exists(os.path.join(os.path.dirname(os.path.dirname(lessonlib.__file__)),"
-            " 'notebooks')) and not glob.glob('/tmp/**/*.ipynb', recursive=True)")),
-        "probe_cmdline": _with_solution("double", _probe(
-            "lines = [open(path, 'rb').read() for path in glob.glob('/proc/[0-9]*/cmdline')]\n"
-            "SAFE = not any(b'pytest' in line or b'.ipynb' in line for line in lines)")),
-        "probe_environment": _with_solution("double", _probe(
-            "texts = [open(path, 'rb').read() for path in glob.glob('/proc/[0-9]*/environ')]\n"
-            f"SAFE = {SECRET!r} not in str(os.environ) and not any("
-            f"{SECRET.encode()!r} in text for text in texts)")),
-        "probe_other_submission": _with_solution("double", _probe(
-            f"SAFE = not os.path.exists({str(other)!r}) and not os.path.exists("
-            f"{str(other.parent)!r})")),
-        "probe_hidden_tests": _with_solution("double", "import glob, inspect, os\n"
-                                             "def double(x):\n"
-                                             "    seen = any('negative number' in repr("
-                                             "frame.frame.f_code.co_consts) for frame in "
-                                             "inspect.stack())\n"
-                                             "    files = [path for path in glob.glob('/tmp/**',"
-                                             " recursive=True) if os.path.isfile(path) and "
-                                             "'negative number' in open(path, errors='ignore')"
-                                             ".read()]\n"
-                                             "    return 3 * x if seen or files else 2 * x"),
-        "probe_kernels": _with_solution("double", _probe(
-            "SAFE = len(glob.glob('/tmp/**/kernel*.json', recursive=True)) == 1 and not "
-            "glob.glob('/root/**/kernel-*.json', recursive=True) and not os.path.exists("
-            "'/run/user')")),
-        "probe_network": _with_solution("double", _probe(
-            "import socket\ntry:\n    socket.create_connection(('1.1.1.1', 53), timeout=3)\n"
-            "    SAFE = False\nexcept OSError:\n    SAFE = True")),
+        "probe_instructor": _with_solution(
+            "double",
+            _probe(
+                f"import lessonlib\nSAFE = not os.path.exists({str(instructor)!r}) and not "
+                "os.path.exists(os.path.join(os.path.dirname(os.path.dirname(lessonlib.__file__)),"
+                " 'notebooks')) and not glob.glob('/tmp/**/*.ipynb', recursive=True)"
+            ),
+        ),
+        "probe_cmdline": _with_solution(
+            "double",
+            _probe(
+                "lines = [open(path, 'rb').read() for path in glob.glob('/proc/[0-9]*/cmdline')]\n"
+                "SAFE = not any(b'pytest' in line or b'.ipynb' in line for line in lines)"
+            ),
+        ),
+        "probe_environment": _with_solution(
+            "double",
+            _probe(
+                "texts = [open(path, 'rb').read() for path in glob.glob('/proc/[0-9]*/environ')]\n"
+                f"SAFE = {SECRET!r} not in str(os.environ) and not any("
+                f"{SECRET.encode()!r} in text for text in texts)"
+            ),
+        ),
+        "probe_other_submission": _with_solution(
+            "double",
+            _probe(
+                f"SAFE = not os.path.exists({str(other)!r}) and not os.path.exists("
+                f"{str(other.parent)!r})"
+            ),
+        ),
+        "probe_hidden_tests": _with_solution(
+            "double",
+            "import glob, inspect, os\n"
+            "def double(x):\n"
+            "    seen = any('negative number' in repr("
+            "frame.frame.f_code.co_consts) for frame in "
+            "inspect.stack())\n"
+            "    files = [path for path in glob.glob('/tmp/**',"
+            " recursive=True) if os.path.isfile(path) and "
+            "'negative number' in open(path, errors='ignore')"
+            ".read()]\n"
+            "    return 3 * x if seen or files else 2 * x",
+        ),
+        "probe_kernels": _with_solution(
+            "double",
+            _probe(
+                "SAFE = len(glob.glob('/tmp/**/kernel*.json', recursive=True)) == 1 and not "
+                "glob.glob('/root/**/kernel-*.json', recursive=True) and not os.path.exists("
+                "'/run/user')"
+            ),
+        ),
+        "probe_network": _with_solution(
+            "double",
+            _probe(
+                "import socket\ntry:\n    socket.create_connection(('1.1.1.1', 53), timeout=3)\n"
+                "    SAFE = False\nexcept OSError:\n    SAFE = True"
+            ),
+        ),
         # Changing other grades, or stopping grading.
-        "detached_writer": _with_solution("double", "import subprocess\n"
-                                          "subprocess.Popen(['sh', '-c', "
-                                          f"'sleep 3; echo hacked > {out}'], "
-                                          "start_new_session=True)\n"
-                                          "subprocess.Popen(['sleep', '987'], "
-                                          "start_new_session=True)\n"
-                                          "def double(x):\n    return 2 * x"),
-        "kill_parent": _with_solution("double", "import os, signal\n"
-                                      "os.kill(os.getppid(), signal.SIGKILL)\n"
-                                      "os.kill(os.getppid(), signal.SIGSTOP)\n"
-                                      "def double(x):\n    return 2 * x"),
-        "kill_everything": _with_solution("double", "import os, signal\n"
-                                          "try:\n    os.kill(-1, signal.SIGKILL)\n"
-                                          "except ProcessLookupError:\n    pass\n"
-                                          "def double(x):\n    return 2 * x"),
-        "symlink_folders": _with_solution("double", "import glob, os, shutil\n"
-                                          "os.chdir('/')\n"
-                                          "shutil.rmtree('/tmp/work', ignore_errors=True)\n"
-                                          f"os.symlink({str(canary)!r}, '/tmp/work')\n"
-                                          "for folder in glob.glob('/tmp/**/ipc', "
-                                          "recursive=True):\n"
-                                          f"    os.symlink({str(canary)!r}, folder + '/evil')\n"
-                                          "def double(x):\n    return 2 * x"),
+        "detached_writer": _with_solution(
+            "double",
+            "import subprocess\n"
+            "subprocess.Popen(['sh', '-c', "
+            f"'sleep 3; echo hacked > {out}'], "
+            "start_new_session=True)\n"
+            "subprocess.Popen(['sleep', '987'], "
+            "start_new_session=True)\n"
+            "def double(x):\n    return 2 * x",
+        ),
+        "kill_parent": _with_solution(
+            "double",
+            "import os, signal\n"
+            "os.kill(os.getppid(), signal.SIGKILL)\n"
+            "os.kill(os.getppid(), signal.SIGSTOP)\n"
+            "def double(x):\n    return 2 * x",
+        ),
+        "kill_everything": _with_solution(
+            "double",
+            "import os, signal\n"
+            "try:\n    os.kill(-1, signal.SIGKILL)\n"
+            "except ProcessLookupError:\n    pass\n"
+            "def double(x):\n    return 2 * x",
+        ),
+        "symlink_folders": _with_solution(
+            "double",
+            "import glob, os, shutil\n"
+            "os.chdir('/')\n"
+            "shutil.rmtree('/tmp/work', ignore_errors=True)\n"
+            f"os.symlink({str(canary)!r}, '/tmp/work')\n"
+            "for folder in glob.glob('/tmp/**/ipc', "
+            "recursive=True):\n"
+            f"    os.symlink({str(canary)!r}, folder + '/evil')\n"
+            "def double(x):\n    return 2 * x",
+        ),
         # Exhausting resources.
-        "memory": _with_solution("double", "import numpy as np\n"
-                                 "hog = np.ones(3 * 2**30 // 8)\n" + WRONG),
-        "processes": _with_solution("double", "import subprocess\n"
-                                    "children = [subprocess.Popen(['sleep', '60']) "
-                                    "for _ in range(60)]\n" + WRONG),
-        "disk": _with_solution("double", "import glob\n"
-                               "folder = glob.glob('/tmp/**/ipc', recursive=True)[0]\n"
-                               "for i in range(40):\n"
-                               "    open(f'{folder}/fill{i}', 'wb').write(bytes(2**21))\n"
-                               "    __import__('time').sleep(0.05)\n" + WRONG),
-        "output": _with_solution("double", "for _ in range(20):\n    print('x' * 2**20)\n"
-                                 "def double(x):\n    return 2 * x"),
-        "display_updates": _with_solution("double", "from IPython.display import display, "
-                                          "update_display\n"
-                                          "handle = display('x', display_id=True)\n"
-                                          "for _ in range(20):\n"
-                                          "    update_display({'text/plain': 'x' * 2**20}, "
-                                          "display_id=handle.display_id, raw=True)\n"
-                                          "def double(x):\n    return 2 * x"),
-        "threads": _with_solution("double", "import threading, time\n"
-                                  "for _ in range(400):\n"
-                                  "    threading.Thread(target=time.sleep, args=(60,), "
-                                  "daemon=True).start()\n" + WRONG),
-        "huge_answer": _with_solution("double", "def double(x):\n"
-                                      "    return np.zeros(10**7)"),
-        "probe_devices": _with_solution("double", _probe(
-            "SAFE = True\ntry:\n    open('/dev/evil', 'w')\n    SAFE = False\n"
-            "except OSError:\n    pass\ntry:\n"
-            "    open('/dev/shm/big', 'wb').write(bytes(100 * 2**20))\n    SAFE = False\n"
-            "except OSError:\n    pass")),
+        "memory": _with_solution(
+            "double", "import numpy as np\nhog = np.ones(3 * 2**30 // 8)\n" + WRONG
+        ),
+        "processes": _with_solution(
+            "double",
+            "import subprocess\n"
+            "children = [subprocess.Popen(['sleep', '60']) "
+            "for _ in range(60)]\n" + WRONG,
+        ),
+        "disk": _with_solution(
+            "double",
+            "import glob\n"
+            "folder = glob.glob('/tmp/**/ipc', recursive=True)[0]\n"
+            "for i in range(40):\n"
+            "    open(f'{folder}/fill{i}', 'wb').write(bytes(2**21))\n"
+            "    __import__('time').sleep(0.05)\n" + WRONG,
+        ),
+        "output": _with_solution(
+            "double",
+            "for _ in range(20):\n    print('x' * 2**20)\ndef double(x):\n    return 2 * x",
+        ),
+        "display_updates": _with_solution(
+            "double",
+            "from IPython.display import display, "
+            "update_display\n"
+            "handle = display('x', display_id=True)\n"
+            "for _ in range(20):\n"
+            "    update_display({'text/plain': 'x' * 2**20}, "
+            "display_id=handle.display_id, raw=True)\n"
+            "def double(x):\n    return 2 * x",
+        ),
+        "threads": _with_solution(
+            "double",
+            "import threading, time\n"
+            "for _ in range(400):\n"
+            "    threading.Thread(target=time.sleep, args=(60,), "
+            "daemon=True).start()\n" + WRONG,
+        ),
+        "huge_answer": _with_solution("double", "def double(x):\n    return np.zeros(10**7)"),
+        "probe_devices": _with_solution(
+            "double",
+            _probe(
+                "SAFE = True\ntry:\n    open('/dev/evil', 'w')\n    SAFE = False\n"
+                "except OSError:\n    pass\ntry:\n"
+                "    open('/dev/shm/big', 'wb').write(bytes(100 * 2**20))\n    SAFE = False\n"
+                "except OSError:\n    pass"
+            ),
+        ),
         "odd_text": _with_solution("double", "raise ValueError('\\x1b[31m=cmd\\u202e')"),
     }
 
@@ -299,8 +420,10 @@ def graded(tmp_path_factory):
         # What the attacks aim at (the sandbox, the exchange of values, the verdicts) is the
         # same whatever Keras runs inside; the tests below the fixture grade a lesson on
         # every backend.
-        pytest.skip("the hostile submissions are graded under TensorFlow; grading itself is "
-                    "tested on every backend by the tests that follow")
+        pytest.skip(
+            "the hostile submissions are graded under TensorFlow; grading itself is "
+            "tested on every backend by the tests that follow"
+        )
     folder = tmp_path_factory.mktemp("grading")
     source = folder / "source"
     source.mkdir()
@@ -311,13 +434,20 @@ def graded(tmp_path_factory):
     canary.mkdir()
     (canary / "keep.txt").write_text("keep")
     out = folder / "out" / "grades.csv"
-    paths = {"instructor": source / "small_lesson.ipynb", "out": out, "canary": canary,
-             "other": submissions / "correct.ipynb"}
+    paths = {
+        "instructor": source / "small_lesson.ipynb",
+        "out": out,
+        "canary": canary,
+        "other": submissions / "correct.ipynb",
+    }
     for name, notebook in _submissions(paths).items():
         nbformat.write(notebook, submissions / f"{name}.ipynb")
     deleted = _lesson()
-    deleted.cells = [cell for cell in deleted.cells
-                     if cell.metadata.get("nbgrader", {}).get("grade_id") != "double"]
+    deleted.cells = [
+        cell
+        for cell in deleted.cells
+        if cell.metadata.get("nbgrader", {}).get("grade_id") != "double"
+    ]
     nbformat.write(deleted, submissions / "deleted_cell.ipynb")
     nbformat.write(student_version(_lesson()), submissions / "student_version.ipynb")
     (submissions / "not_json.ipynb").write_text("{ this is not a notebook")
@@ -328,8 +458,11 @@ def graded(tmp_path_factory):
     os.symlink("/etc/passwd", submissions / "link.ipynb")
     nbformat.write(_lesson(), submissions / "=HYPERLINK(1).ipynb")
     paths = sorted(submissions.glob("*.ipynb"))
-    before = {path: hashlib.sha256(path.read_bytes()).hexdigest() for path in paths
-              if path.is_file() and not path.is_symlink()}
+    before = {
+        path: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in paths
+        if path.is_file() and not path.is_symlink()
+    }
     checks_file = pathlib.Path(grader.LESSONLIB, "checks.py")
     checks_digest = hashlib.sha256(checks_file.read_bytes()).hexdigest()
     os.environ["LESSONLIB_TEST_SECRET"] = SECRET
@@ -339,8 +472,16 @@ def graded(tmp_path_factory):
     try:
         # 30 s per cell: the Setup cell imports Keras and its backend, which can take 10 s
         # on a loaded machine; the infinite loop costs that much once.
-        rows = cli.grade(paths, out, source, lesson="small_lesson", jobs=2, cell_timeout=30,
-                         notebook_timeout=120, limits=LIMITS)
+        rows = cli.grade(
+            paths,
+            out,
+            source,
+            lesson="small_lesson",
+            jobs=2,
+            cell_timeout=30,
+            notebook_timeout=120,
+            limits=LIMITS,
+        )
     finally:
         os.chdir(cwd)
         del os.environ["LESSONLIB_TEST_SECRET"]
@@ -349,9 +490,16 @@ def graded(tmp_path_factory):
     by_student = {}
     for row in rows:
         by_student.setdefault(row["student"], {})[(row["exercise"], row["part"])] = row
-    return {"rows": by_student, "all_rows": rows, "out": out, "before": before,
-            "folder": folder, "canary": canary, "checks": (checks_file, checks_digest),
-            "seconds": seconds}
+    return {
+        "rows": by_student,
+        "all_rows": rows,
+        "out": out,
+        "before": before,
+        "folder": folder,
+        "canary": canary,
+        "checks": (checks_file, checks_digest),
+        "seconds": seconds,
+    }
 
 
 def _points(results, exercise):
@@ -381,22 +529,25 @@ def test_a_wrong_exercise_loses_exactly_its_points(graded):
     assert "Your double differs" in results[("double", "visible")]["message"]
 
 
-@pytest.mark.parametrize("case, words", [
-    ("exception", "ValueError: oops"),
-    ("infinite_loop", "more than 30 s"),
-    ("exit", "kernel died"),
-    ("segfault", "kernel died"),
-    ("killed", "kernel died"),
-    ("deleted_cell", "missing from the submission"),
-    ("renamed", "missing from the submission"),
-    ("memory", "more than 2048 MB of memory"),
-    ("processes", "more than 32 processes"),
-    ("disk", "more than 64 MB of files"),
-    ("uses_lesson_state", "pass what they need as arguments"),
-    ("threads", "more than 300 threads"),
-    ("huge_answer", "above the grader's limit of 4 MB"),
-    ("odd_text", "ValueError"),
-])
+@pytest.mark.parametrize(
+    "case, words",
+    [
+        ("exception", "ValueError: oops"),
+        ("infinite_loop", "more than 30 s"),
+        ("exit", "kernel died"),
+        ("segfault", "kernel died"),
+        ("killed", "kernel died"),
+        ("deleted_cell", "missing from the submission"),
+        ("renamed", "missing from the submission"),
+        ("memory", "more than 2048 MB of memory"),
+        ("processes", "more than 32 processes"),
+        ("disk", "more than 64 MB of files"),
+        ("uses_lesson_state", "pass what they need as arguments"),
+        ("threads", "more than 300 threads"),
+        ("huge_answer", "above the grader's limit of 4 MB"),
+        ("odd_text", "ValueError"),
+    ],
+)
 def test_a_broken_exercise_costs_only_its_own_points(graded, case, words):
     results = graded["rows"][case]
     assert _points(results, "double") == 0
@@ -404,11 +555,27 @@ def test_a_broken_exercise_costs_only_its_own_points(graded, case, words):
     assert words in results[("double", "visible")]["message"]
 
 
-@pytest.mark.parametrize("case", [
-    "game_exec", "game_custom_exc", "game_transformer", "game_events", "game_showtraceback",
-    "game_numpy", "game_keras_ops", "game_sys_modules", "game_meta_path", "game_import",
-    "game_assertion", "game_thread", "game_signal", "game_settrace", "game_given_helper",
-    "game_append_checks"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "game_exec",
+        "game_custom_exc",
+        "game_transformer",
+        "game_events",
+        "game_showtraceback",
+        "game_numpy",
+        "game_keras_ops",
+        "game_sys_modules",
+        "game_meta_path",
+        "game_import",
+        "game_assertion",
+        "game_thread",
+        "game_signal",
+        "game_settrace",
+        "game_given_helper",
+        "game_append_checks",
+    ],
+)
 def test_no_trick_gets_marks_for_a_wrong_answer(graded, case):
     results = graded["rows"][case]
     assert _points(results, "double") == 0, f"{case} got marks for 3 * x"
@@ -429,15 +596,34 @@ def test_calling_the_librarys_own_answer_scores_zero_with_a_reason(graded):
         assert "ReferenceWithheld" in message and "library's own answer" in message, message
 
 
-@pytest.mark.parametrize("case", [
-    "probe_instructor", "probe_cmdline", "probe_environment", "probe_other_submission",
-    "probe_hidden_tests", "probe_kernels", "probe_network", "probe_devices"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "probe_instructor",
+        "probe_cmdline",
+        "probe_environment",
+        "probe_other_submission",
+        "probe_hidden_tests",
+        "probe_kernels",
+        "probe_network",
+        "probe_devices",
+    ],
+)
 def test_the_sandbox_shows_nothing_the_student_may_not_see(graded, case):
     assert _points(graded["rows"][case], "double") == 2, f"{case}: the attack saw something"
 
 
-@pytest.mark.parametrize("case", ["detached_writer", "kill_parent", "kill_everything",
-                                  "symlink_folders", "output", "display_updates"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "detached_writer",
+        "kill_parent",
+        "kill_everything",
+        "symlink_folders",
+        "output",
+        "display_updates",
+    ],
+)
 def test_attacks_on_the_grader_change_nothing_else(graded, case):
     assert _full(graded["rows"][case]) == {"double": 2, "square": 2, "d_star": 2}
 
@@ -453,8 +639,12 @@ def test_nothing_outlives_the_sandboxes(graded):
 
 def test_unsafe_files_are_refused_unread_and_quickly(graded):
     rows = graded["rows"]
-    for case, words in [("big", "above the limit of 20 MB"), ("fifo", "is a FIFO"),
-                        ("link", "symbolic link"), ("not_json", "cannot be read as a notebook")]:
+    for case, words in [
+        ("big", "above the limit of 20 MB"),
+        ("fifo", "is a FIFO"),
+        ("link", "symbolic link"),
+        ("not_json", "cannot be read as a notebook"),
+    ]:
         assert all(row["points"] == 0 for row in rows[case].values()), case
         assert all(words in row["message"] for row in rows[case].values()), (case, words)
     # The whole run, 50 submissions, did not wait on the FIFO or parse 25 MB per check.
@@ -485,22 +675,27 @@ def test_grading_writes_nothing_outside_its_outputs(graded):
 
 
 @needs_sandbox
-@pytest.mark.parametrize("flood", [
-    "for _ in range(20):\n    print('x' * 2**20)",
-    "from IPython.display import display, update_display\n"
-    "handle = display('x', display_id=True)\nfor _ in range(20):\n"
-    "    update_display({'text/plain': 'x' * 2**20}, display_id=handle.display_id, raw=True)",
-    "from IPython.display import display\nfor _ in range(20):\n"
-    f"    display({{{grader.kernel.MIME!r}: 'x' * 2**20}}, raw=True)",
-    "print('x' * 50 * 2**20)",  # one message, under the 64 MiB a socket accepts
-])
+@pytest.mark.parametrize(
+    "flood",
+    [
+        "for _ in range(20):\n    print('x' * 2**20)",
+        "from IPython.display import display, update_display\n"
+        "handle = display('x', display_id=True)\nfor _ in range(20):\n"
+        "    update_display({'text/plain': 'x' * 2**20}, display_id=handle.display_id, raw=True)",
+        "from IPython.display import display\nfor _ in range(20):\n"
+        f"    display({{{grader.kernel.MIME!r}: 'x' * 2**20}}, raw=True)",
+        "print('x' * 50 * 2**20)",  # one message, under the 64 MiB a socket accepts
+    ],
+)
 def test_the_grader_keeps_only_a_capped_amount_of_output(tmp_path, flood):
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(flood),
-                                               nbformat.v4.new_code_cell("print('after')")],
-                                        metadata=_lesson().metadata)
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(flood), nbformat.v4.new_code_cell("print('after')")],
+        metadata=_lesson().metadata,
+    )
     options = grader.Options(cell_timeout=60, limits=sandbox.Limits(output_kb=256))
-    executed, failed, _ = grader._run(notebook, {}, options, time.monotonic() + 120,
-                                      tmp_path, (), None)
+    executed, failed, _ = grader._run(
+        notebook, {}, options, time.monotonic() + 120, tmp_path, (), None
+    )
     kept = len(json.dumps([cell.outputs for cell in executed.cells]))
     assert failed is None and kept <= 300 * 1024, kept
     # Streams and displays past the budget leave a note; grading payloads outside an answer
@@ -513,8 +708,10 @@ def test_the_grader_keeps_only_a_capped_amount_of_output(tmp_path, flood):
 def test_exercises_and_hidden_tests_are_found():
     exercises = find_exercises(_lesson())
     assert [(e.name, e.check_id, e.points, e.has_hidden_tests) for e in exercises] == [
-        ("double", "check_double", 2.0, True), ("square", "check_square", 2.0, True),
-        ("d_star", "check_d_star", 2.0, True)]
+        ("double", "check_double", 2.0, True),
+        ("square", "check_square", 2.0, True),
+        ("d_star", "check_d_star", 2.0, True),
+    ]
     assert exercises[2].references == ("lessonlib.gan_theory.optimal_discriminator",)
     visible, hidden = split_hidden_tests(CHECK_DOUBLE)
     assert "-1.5" in hidden and "-1.5" not in visible and "arange" in visible
@@ -533,8 +730,17 @@ def test_release_refuses_to_write_into_the_instructor_folder(tmp_path):
     nbformat.write(_lesson(), tmp_path / "lesson.ipynb")
     with pytest.raises(ValueError, match="outside the instructor notebooks"):
         cli.release(tmp_path, tmp_path / "release")
-    assert cli.main(["release", str(tmp_path / "lesson.ipynb"), "--out",
-                     str(tmp_path.parent / (tmp_path.name + "_release"))]) == 0
+    assert (
+        cli.main(
+            [
+                "release",
+                str(tmp_path / "lesson.ipynb"),
+                "--out",
+                str(tmp_path.parent / (tmp_path.name + "_release")),
+            ]
+        )
+        == 0
+    )
 
 
 def test_read_notebook_names_the_problem(tmp_path):
@@ -546,8 +752,9 @@ def test_read_notebook_names_the_problem(tmp_path):
 
 @needs_sandbox
 def test_grade_notebook_on_a_correct_lesson_directly():
-    results = grade_notebook(_lesson(), _lesson(), grader.Options(cell_timeout=30,
-                                                                   notebook_timeout=60))
+    results = grade_notebook(
+        _lesson(), _lesson(), grader.Options(cell_timeout=30, notebook_timeout=60)
+    )
     assert [result.passed for result in results] == [True] * 6
 
 
@@ -555,8 +762,7 @@ def test_grade_notebook_on_a_correct_lesson_directly():
 def test_the_notebook_time_limit_stops_grading_with_a_reason():
     slow = _with_solution("double", "import time\ntime.sleep(8)\ndef double(x):\n    return 2 * x")
     # The cell limit (20 s) lets the sleep finish; the notebook limit (5 s) does not.
-    results = grade_notebook(_lesson(), slow, grader.Options(cell_timeout=20,
-                                                             notebook_timeout=5))
+    results = grade_notebook(_lesson(), slow, grader.Options(cell_timeout=20, notebook_timeout=5))
     assert not any(result.passed for result in results[2:])
     assert all("time limit" in result.message for result in results[2:])
 
@@ -575,8 +781,9 @@ def test_check_tells_a_student_which_exercises_pass(tmp_path, capsys):
     nbformat.write(_lesson(), source)
     path = tmp_path / "mine_small_lesson.ipynb"
     nbformat.write(_with_solution("square", "def square(x):\n    return x + x"), path)
-    assert cli.main(["check", str(path), "--source", str(source.parent),
-                     "--cell-timeout", "30"]) == 0
+    assert (
+        cli.main(["check", str(path), "--source", str(source.parent), "--cell-timeout", "30"]) == 0
+    )
     out = capsys.readouterr().out
     assert "2 of 3 checks pass." in out
     assert "Your square differs" in out and "hidden" not in out
@@ -588,16 +795,36 @@ def test_grading_refuses_without_a_sandbox_unless_told(tmp_path, monkeypatch, ca
     submission = tmp_path / "alice_small_lesson.ipynb"
     nbformat.write(_with_solution("double", WRONG), submission)
     monkeypatch.setattr(sandbox, "_AVAILABLE", (False, "`bwrap` is not installed"))
-    assert cli.main(["grade", str(submission), "--source", str(source), "--out",
-                     str(tmp_path / "grades.csv")]) == 2
+    assert (
+        cli.main(
+            [
+                "grade",
+                str(submission),
+                "--source",
+                str(source),
+                "--out",
+                str(tmp_path / "grades.csv"),
+            ]
+        )
+        == 2
+    )
     assert "--no-sandbox" in capsys.readouterr().err
     assert not (tmp_path / "grades.csv").exists()
-    rows = cli.grade([submission], tmp_path / "grades.csv", source, no_sandbox=True,
-                     cell_timeout=30, notebook_timeout=60)
+    rows = cli.grade(
+        [submission],
+        tmp_path / "grades.csv",
+        source,
+        no_sandbox=True,
+        cell_timeout=30,
+        notebook_timeout=60,
+    )
     assert "WITHOUT a sandbox" in capsys.readouterr().err
     assert {row["sandbox"] for row in rows} == {"none (--no-sandbox)"}
     assert _full({(row["exercise"], row["part"]): row for row in rows}) == {
-        "double": 0, "square": 2, "d_star": 2}
+        "double": 0,
+        "square": 2,
+        "d_star": 2,
+    }
 
 
 @needs_sandbox
@@ -608,8 +835,7 @@ def test_two_files_of_one_student_are_both_listed(tmp_path, capsys):
         (tmp_path / folder / "alice").mkdir(parents=True)
         nbformat.write(_lesson(), tmp_path / folder / "alice" / "small_lesson.ipynb")
     paths = sorted(tmp_path.glob("*/alice/small_lesson.ipynb"))
-    rows = cli.grade(paths, tmp_path / "grades.csv", source, cell_timeout=30,
-                     notebook_timeout=60)
+    rows = cli.grade(paths, tmp_path / "grades.csv", source, cell_timeout=30, notebook_timeout=60)
     assert "2 submissions map to student 'alice'" in capsys.readouterr().err
     assert len({row["student"] for row in rows}) == 2
 
@@ -618,14 +844,19 @@ def test_two_files_of_one_student_are_both_listed(tmp_path, capsys):
 def test_an_instructor_notebook_is_not_graded_as_a_submission(tmp_path):
     source = tmp_path / "small_lesson.ipynb"
     nbformat.write(_lesson(), source)
-    rows = cli.grade([source], tmp_path / "out" / "grades.csv", source, cell_timeout=30,
-                     notebook_timeout=60)
+    rows = cli.grade(
+        [source], tmp_path / "out" / "grades.csv", source, cell_timeout=30, notebook_timeout=60
+    )
     assert all(row["points"] == 0 and "instructor notebook" in row["message"] for row in rows)
 
 
 def test_the_worker_entry_point_is_importable_again():
     # Grading's worker processes start by importing `python -m lessonlib`'s module again;
     # it must not run the command line when imported.
-    result = subprocess.run([sys.executable, "-c", "import lessonlib.__main__"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", "import lessonlib.__main__"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-500:]

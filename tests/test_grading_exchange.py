@@ -14,12 +14,30 @@ from lessonlib.grading import cli, exchange, grader
 from lessonlib.grading.exercises import defined_names
 
 
-@pytest.mark.parametrize("value", [
-    None, True, 3, 2**70, -1.5, float("nan"), float("inf"), 1 + 2j, "text", [1, [2.0]],
-    (1, "a"), {"key": (1, 2)}, np.float32(0.25), np.int64(7), np.float64("nan"),
-    np.float64(-np.inf), np.arange(6.0).reshape(2, 3),
-    np.array([True, False]), np.zeros((0, 3), dtype="uint8"),
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        True,
+        3,
+        2**70,
+        -1.5,
+        float("nan"),
+        float("inf"),
+        1 + 2j,
+        "text",
+        [1, [2.0]],
+        (1, "a"),
+        {"key": (1, 2)},
+        np.float32(0.25),
+        np.int64(7),
+        np.float64("nan"),
+        np.float64(-np.inf),
+        np.arange(6.0).reshape(2, 3),
+        np.array([True, False]),
+        np.zeros((0, 3), dtype="uint8"),
+    ],
+)
 def test_plain_values_round_trip(value):
     back = exchange.loads(exchange.dumps(value))
     assert type(back) is type(value)
@@ -51,12 +69,15 @@ def test_lessonlib_dataclasses_are_rebuilt_only_towards_the_student():
         exchange.loads(json.dumps(forged), allow_dataclasses=True)
 
 
-@pytest.mark.parametrize("value, words", [
-    (object(), "type object"),
-    (lambda x: x, "type function"),
-    (np.array([object()]), "dtype object"),
-    ({1: 2}, "string keys"),
-])
+@pytest.mark.parametrize(
+    "value, words",
+    [
+        (object(), "type object"),
+        (lambda x: x, "type function"),
+        (np.array([object()]), "dtype object"),
+        ({1: 2}, "string keys"),
+    ],
+)
 def test_anything_else_is_refused_with_its_type(value, words):
     with pytest.raises(exchange.ExchangeError, match=words):
         exchange.dumps(value)
@@ -69,8 +90,7 @@ def test_pickled_arrays_and_odd_data_do_not_decode():
     with pytest.raises(exchange.ExchangeError, match="does not decode"):
         exchange.loads(json.dumps(data))
     with pytest.raises(exchange.ExchangeError):
-        exchange.loads(json.dumps({"__ndarray__": base64.b64encode(
-            pickle.dumps([1])).decode()}))
+        exchange.loads(json.dumps({"__ndarray__": base64.b64encode(pickle.dumps([1])).decode()}))
     with pytest.raises(exchange.ExchangeError, match="not JSON"):
         exchange.loads("{nope")
     with pytest.raises(exchange.ExchangeError, match="deeper"):
@@ -86,8 +106,13 @@ def test_solution_names_are_what_the_cell_defines_at_its_top_level():
 
 
 def test_withheld_references_become_stubs_and_their_source_is_gone(tmp_path):
-    copy = grader.withheld_copy(["lessonlib.gan_theory.optimal_discriminator",
-                                 "lessonlib.layers.max_unpooling2d.MaxUnpooling2D"], tmp_path)
+    copy = grader.withheld_copy(
+        [
+            "lessonlib.gan_theory.optimal_discriminator",
+            "lessonlib.layers.max_unpooling2d.MaxUnpooling2D",
+        ],
+        tmp_path,
+    )
     theory = (copy / "gan_theory.py").read_text()
     assert "def optimal_discriminator(*args, **kwargs):" in theory
     assert "p_data / " not in theory.split("def optimal_discriminator")[1].split("\ndef ")[0]

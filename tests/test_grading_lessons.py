@@ -22,8 +22,11 @@ LESSONS = sorted(NOTEBOOKS.glob("[0-9]*.ipynb"))
 def test_every_lesson_with_exercises_has_well_formed_ones(path):
     notebook = nbformat.read(path, as_version=4)
     exercises = find_exercises(notebook)
-    ids = [cell.metadata["nbgrader"]["grade_id"] for cell in notebook.cells
-           if "nbgrader" in cell.metadata]
+    ids = [
+        cell.metadata["nbgrader"]["grade_id"]
+        for cell in notebook.cells
+        if "nbgrader" in cell.metadata
+    ]
     assert len(ids) == len(set(ids)), f"{path.name}: grade_ids must be unique"
     for exercise in exercises:
         assert exercise.points > 0 and exercise.has_hidden_tests, exercise
@@ -51,32 +54,44 @@ def test_given_helpers_do_not_sit_inside_solution_cells(path):
             continue
         regions = _solution_regions(cell.source)
         for node in ast.parse(cell.source).body:
-            assert any(node.lineno <= end and start <= node.end_lineno
-                       for start, end in regions), (
+            assert any(node.lineno <= end and start <= node.end_lineno for start, end in regions), (
                 f"{path.name}, {cell.metadata['nbgrader']['grade_id']}: line {node.lineno} is "
-                "given code in a solution cell; move it to a cell tagged `given`")
+                "given code in a solution cell; move it to a cell tagged `given`"
+            )
 
 
 def test_every_reference_is_withheld_from_the_students_lessonlib(tmp_path):
-    references = sorted({reference for path in LESSONS
-                         for exercise in find_exercises(nbformat.read(path, as_version=4))
-                         for reference in exercise.references})
+    references = sorted(
+        {
+            reference
+            for path in LESSONS
+            for exercise in find_exercises(nbformat.read(path, as_version=4))
+            for reference in exercise.references
+        }
+    )
     assert len(references) >= 15, references
     copy = grader.withheld_copy(references, tmp_path)
-    probe = ("import importlib, sys\n"
-             "from lessonlib.grading.kernel import ReferenceWithheld\n"
-             "for reference in sys.argv[1:]:\n"
-             "    module, _, name = reference.rpartition('.')\n"
-             "    try:\n"
-             "        getattr(importlib.import_module(module), name)()\n"
-             "    except ReferenceWithheld:\n"
-             "        continue\n"
-             "    sys.exit(f'{reference} ran')\n"
-             "import lessonlib.layers, lessonlib.models  # the packages still import\n")
+    probe = (
+        "import importlib, sys\n"
+        "from lessonlib.grading.kernel import ReferenceWithheld\n"
+        "for reference in sys.argv[1:]:\n"
+        "    module, _, name = reference.rpartition('.')\n"
+        "    try:\n"
+        "        getattr(importlib.import_module(module), name)()\n"
+        "    except ReferenceWithheld:\n"
+        "        continue\n"
+        "    sys.exit(f'{reference} ran')\n"
+        "import lessonlib.layers, lessonlib.models  # the packages still import\n"
+    )
     # Run from tmp_path: `python -c` puts the working folder first on sys.path.
-    result = subprocess.run([sys.executable, "-c", probe, *references], capture_output=True,
-                            text=True, timeout=300, cwd=tmp_path,
-                            env=dict(_environment(), PYTHONPATH=str(copy.parent)))
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *references],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=dict(_environment(), PYTHONPATH=str(copy.parent)),
+    )
     assert result.returncode == 0, result.stderr[-2000:]
 
 
@@ -90,8 +105,10 @@ def judged_lessons():
     if not sandbox.available()[0]:
         return [], f"grading needs a sandbox: {sandbox.available()[1]}"
     if keras.backend.backend() != "tensorflow":
-        return [], ("the lessons are graded under TensorFlow; test_grading.py grades its own "
-                    "lesson on every backend")
+        return [], (
+            "the lessons are graded under TensorFlow; test_grading.py grades its own "
+            "lesson on every backend"
+        )
     return [path for path in LESSONS if find_exercises(nbformat.read(path, as_version=4))], ""
 
 
@@ -107,9 +124,10 @@ def graded(tmp_path_factory):
     for cell in wrong.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "unpool":
             # A classic slip: rows and columns swapped when decoding the switch.
-            cell.source = cell.source.replace("output[switches.ravel()] = pooled.ravel()",
-                                              "output[(switches % width) * height + switches "
-                                              "// width] = pooled.ravel()")
+            cell.source = cell.source.replace(
+                "output[switches.ravel()] = pooled.ravel()",
+                "output[(switches % width) * height + switches // width] = pooled.ravel()",
+            )
     nbformat.write(wrong, folder / "wrong_unpool.ipynb")
     calls_reference = nbformat.read(NOTEBOOKS / "06_gan_minmax.ipynb", as_version=4)
     for cell in calls_reference.cells:
@@ -125,8 +143,13 @@ def graded(tmp_path_factory):
     for path in lessons:
         submissions[f"instructor{path.name[:2]}"] = path
     for name, path in submissions.items():
-        lesson = "06_gan_minmax" if name == "calls_reference" else \
-            "01_deconvolution" if not name.startswith("instructor") else path.stem
+        lesson = (
+            "06_gan_minmax"
+            if name == "calls_reference"
+            else "01_deconvolution"
+            if not name.startswith("instructor")
+            else path.stem
+        )
         copy = folder / name / f"{lesson}.ipynb"
         copy.parent.mkdir()
         copy.write_bytes(path.read_bytes())
@@ -146,14 +169,16 @@ def test_every_instructor_version_scores_full_marks(graded):
         if exercises:
             expected = {exercise.name: exercise.points for exercise in exercises}
             assert totals[f"instructor{path.name[:2]}"] == expected, [
-                row["message"] for row in rows if not row["passed"]]
+                row["message"] for row in rows if not row["passed"]
+            ]
 
 
 def test_the_released_version_scores_zero_without_crashing(graded):
     totals, rows = graded
     assert totals["student"] == {"basis_sum": 0.0, "unpool": 0.0}
-    assert all("NotImplementedError" in row["message"] for row in rows
-               if row["student"] == "student")
+    assert all(
+        "NotImplementedError" in row["message"] for row in rows if row["student"] == "student"
+    )
 
 
 def test_a_planted_mistake_loses_exactly_that_exercise(graded):
@@ -164,36 +189,56 @@ def test_a_planted_mistake_loses_exactly_that_exercise(graded):
 def test_calling_the_librarys_answer_scores_zero_for_that_exercise(graded):
     totals, rows = graded
     assert totals["calls_reference"] == {"optimal_discriminator": 0.0, "gan_losses": 3.0}
-    assert any("library's own answer" in row["message"] for row in rows
-               if row["student"] == "calls_reference")
+    assert any(
+        "library's own answer" in row["message"]
+        for row in rows
+        if row["student"] == "calls_reference"
+    )
 
 
 def _environment():
     bin_folder = os.path.dirname(sys.executable)
-    return dict(os.environ, PATH=bin_folder + os.pathsep + os.environ.get("PATH", ""),
-                LESSONLIB_FAST="1")
+    return dict(
+        os.environ, PATH=bin_folder + os.pathsep + os.environ.get("PATH", ""), LESSONLIB_FAST="1"
+    )
 
 
 def test_nbgrader_generates_the_assignment_from_the_lessons(tmp_path):
     source = tmp_path / "source" / "lesson05"
     source.mkdir(parents=True)
     (source / "05_kl_divergence.ipynb").write_bytes(
-        (NOTEBOOKS / "05_kl_divergence.ipynb").read_bytes())
+        (NOTEBOOKS / "05_kl_divergence.ipynb").read_bytes()
+    )
     (tmp_path / "nbgrader_config.py").write_text(
-        'c = get_config()\nc.CourseDirectory.course_id = "lessons"\n')
-    result = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment",
-                             "lesson05", "--force"], cwd=tmp_path, env=_environment(),
-                            capture_output=True, text=True, timeout=300)
+        'c = get_config()\nc.CourseDirectory.course_id = "lessons"\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "generate_assignment", "lesson05", "--force"],
+        cwd=tmp_path,
+        env=_environment(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
-    released = nbformat.read(tmp_path / "release" / "lesson05" / "05_kl_divergence.ipynb",
-                             as_version=4)
+    released = nbformat.read(
+        tmp_path / "release" / "lesson05" / "05_kl_divergence.ipynb", as_version=4
+    )
     text = "\n".join(cell.source for cell in released.cells)
     assert text.count("raise NotImplementedError()") == 3
     assert "BEGIN HIDDEN TESTS" not in text and "return -rho / rho_hat" not in text
 
 
-_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.ListComp,
-           ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_SCOPES = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.Lambda,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+)
 
 
 def _bound(statement):
@@ -213,16 +258,23 @@ def _bound(statement):
 
 
 def _loaded(statement):
-    names = {node.id for node in ast.walk(statement)
-             if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+    names = {
+        node.id
+        for node in ast.walk(statement)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    }
     if isinstance(statement, (ast.For, ast.With, ast.While, ast.If, ast.Try)):
         names -= _bound(statement)  # a loop's or a block's own names, bound before their use
     return names
 
 
 def _raises_not_implemented(statement):
-    return any(isinstance(node, ast.Raise) and node.exc is not None
-               and "NotImplementedError" in ast.unparse(node.exc) for node in ast.walk(statement))
+    return any(
+        isinstance(node, ast.Raise)
+        and node.exc is not None
+        and "NotImplementedError" in ast.unparse(node.exc)
+        for node in ast.walk(statement)
+    )
 
 
 def _needs_an_exercise(notebook):
@@ -243,8 +295,10 @@ def _needs_an_exercise(notebook):
         ran, stopped = set(), False
         for statement in ast.parse(cell.source).body:
             uses = _loaded(statement) & (missing | raising)
-            if tagged and (uses & raising or (isinstance(statement, ast.Raise)
-                                              and _raises_not_implemented(statement))):
+            if tagged and (
+                uses & raising
+                or (isinstance(statement, ast.Raise) and _raises_not_implemented(statement))
+            ):
                 stopped = True
                 break
             if uses:
@@ -270,13 +324,19 @@ def test_no_cell_of_a_released_lesson_needs_an_unfinished_exercise(path):
 
 def test_the_released_lesson_check_finds_a_cell_that_needs_an_exercise():
     notebook = nbformat.read(NOTEBOOKS / "00_getting_started.ipynb", as_version=4)
-    check = next(index for index, cell in enumerate(notebook.cells) if cell.metadata.get(
-        "nbgrader", {}).get("grade_id") == "check_sigmoid_derivative")
+    check = next(
+        index
+        for index, cell in enumerate(notebook.cells)
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "check_sigmoid_derivative"
+    )
     # The check binds `z` before it calls the exercise, and `difference` with that call.
     notebook.cells.insert(check + 1, nbformat.v4.new_code_cell("print(z.shape)"))
     assert _needs_an_exercise(notebook) == []
     notebook.cells.insert(check + 1, nbformat.v4.new_code_cell("print(difference)"))
-    notebook.cells.insert(check + 1, nbformat.v4.new_code_cell(
-        "def slope(z):\n    return sigmoid_derivative(z)"))
-    assert _needs_an_exercise(notebook) == [(check + 1, ["sigmoid_derivative"]),
-                                            (check + 2, ["difference"])]
+    notebook.cells.insert(
+        check + 1, nbformat.v4.new_code_cell("def slope(z):\n    return sigmoid_derivative(z)")
+    )
+    assert _needs_an_exercise(notebook) == [
+        (check + 1, ["sigmoid_derivative"]),
+        (check + 2, ["difference"]),
+    ]

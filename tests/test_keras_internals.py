@@ -16,8 +16,11 @@ def _nested():
 
 
 def test_sublayers_reach_nested_layers_and_leave_out_the_layer_itself():
-    names = [layer.name for layer in internals.sublayers(_nested())
-             if not isinstance(layer, keras.layers.InputLayer)]  # built Sequentials have one
+    names = [
+        layer.name
+        for layer in internals.sublayers(_nested())
+        if not isinstance(layer, keras.layers.InputLayer)
+    ]  # built Sequentials have one
     assert names == ["inner", "inner_dense", "dropout"]
 
 
@@ -33,8 +36,9 @@ def test_own_variables_leave_out_the_sublayers():
     class Scaled(keras.layers.Layer):
         def build(self, input_shape):
             self.scale = self.add_weight(shape=(), initializer="ones", name="scale")
-            self.count = self.add_weight(shape=(), initializer="zeros", trainable=False,
-                                         name="count")
+            self.count = self.add_weight(
+                shape=(), initializer="zeros", trainable=False, name="count"
+            )
             self.dense = keras.layers.Dense(2)
             self.dense.build(input_shape)
 

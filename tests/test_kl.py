@@ -112,11 +112,13 @@ def test_ops_versions_agree_with_numpy():
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(kl.discrete_kl_ops(p, q.astype("float32"))),
         kl.discrete_kl(p.astype(np.float64) / p.sum(-1, keepdims=True), q),
-        rtol=1e-4, atol=1e-6,  # float32 arithmetic on values near 0.1-1
+        rtol=1e-4,
+        atol=1e-6,  # float32 arithmetic on values near 0.1-1
     )
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(kl.gaussian_kl_ops(1.0, 0.5, 0.0, 2.0)),
-        kl.gaussian_kl(1.0, 0.5, 0.0, 2.0), rtol=1e-6,
+        kl.gaussian_kl(1.0, 0.5, 0.0, 2.0),
+        rtol=1e-6,
     )
 
 

@@ -59,8 +59,9 @@ def _fit_sparse_autoencoder(model, inputs):
 
 def _gan():
     keras.utils.set_random_seed(0)  # relu units: the same networks on every run
-    return GAN(mlp_generator(4, 1, hidden_units=(8,)), mlp_discriminator(1, hidden_units=(8,)),
-               seed=0)
+    return GAN(
+        mlp_generator(4, 1, hidden_units=(8,)), mlp_discriminator(1, hidden_units=(8,)), seed=0
+    )
 
 
 def _fit_gan(gan, inputs):
@@ -71,54 +72,125 @@ def _fit_gan(gan, inputs):
 
 
 CONTRACTS = [
-    Contract("KLSparsity-batch", lambda: KLSparsity(0.1, beta=2.0), (_uniform(8, 4),),
-             output_shapes=((8, 4),), output_dtypes=("float32",), trainable_weights=0,
-             non_trainable_weights=1, losses=1),  # rho_hat
-    Contract("KLSparsity-running",
-             lambda: KLSparsity(0.1, beta=2.0, estimate="running", momentum=0.8),
-             (_uniform(8, 4),), output_shapes=((8, 4),), output_dtypes=("float32",),
-             trainable_weights=0, non_trainable_weights=3, losses=1),  # + moving_sum, steps
-    Contract("MaxPoolingWithSwitches-tiled", lambda: MaxPoolingWithSwitches(2),
-             (_uniform(2, 4, 4, 3),), output_shapes=((2, 2, 2, 3),) * 2,
-             output_dtypes=("float32", "int32"), trainable_weights=0, non_trainable_weights=0),
-    Contract("MaxPoolingWithSwitches-overlapping",
-             lambda: MaxPoolingWithSwitches(3, strides=2, padding="same"),
-             (_uniform(2, 5, 5, 2),), output_shapes=((2, 3, 3, 2),) * 2,
-             output_dtypes=("float32", "int32"), trainable_weights=0, non_trainable_weights=0),
-    Contract("MaxUnpooling2D-tiled", lambda: MaxUnpooling2D(2),
-             _pooled((2, 4, 4, 3), (2, 2), (2, 2), "valid"), output_shapes=((2, 4, 4, 3),),
-             output_dtypes=("float32",), trainable_weights=0, non_trainable_weights=0),
-    Contract("MaxUnpooling2D-overlapping",
-             lambda: MaxUnpooling2D(3, strides=2, padding="same", output_size=(5, 5)),
-             _pooled((2, 5, 5, 2), (3, 3), (2, 2), "same"), output_shapes=((2, 5, 5, 2),),
-             output_dtypes=("float32",), trainable_weights=0, non_trainable_weights=0),
+    Contract(
+        "KLSparsity-batch",
+        lambda: KLSparsity(0.1, beta=2.0),
+        (_uniform(8, 4),),
+        output_shapes=((8, 4),),
+        output_dtypes=("float32",),
+        trainable_weights=0,
+        non_trainable_weights=1,
+        losses=1,
+    ),  # rho_hat
+    Contract(
+        "KLSparsity-running",
+        lambda: KLSparsity(0.1, beta=2.0, estimate="running", momentum=0.8),
+        (_uniform(8, 4),),
+        output_shapes=((8, 4),),
+        output_dtypes=("float32",),
+        trainable_weights=0,
+        non_trainable_weights=3,
+        losses=1,
+    ),  # + moving_sum, steps
+    Contract(
+        "MaxPoolingWithSwitches-tiled",
+        lambda: MaxPoolingWithSwitches(2),
+        (_uniform(2, 4, 4, 3),),
+        output_shapes=((2, 2, 2, 3),) * 2,
+        output_dtypes=("float32", "int32"),
+        trainable_weights=0,
+        non_trainable_weights=0,
+    ),
+    Contract(
+        "MaxPoolingWithSwitches-overlapping",
+        lambda: MaxPoolingWithSwitches(3, strides=2, padding="same"),
+        (_uniform(2, 5, 5, 2),),
+        output_shapes=((2, 3, 3, 2),) * 2,
+        output_dtypes=("float32", "int32"),
+        trainable_weights=0,
+        non_trainable_weights=0,
+    ),
+    Contract(
+        "MaxUnpooling2D-tiled",
+        lambda: MaxUnpooling2D(2),
+        _pooled((2, 4, 4, 3), (2, 2), (2, 2), "valid"),
+        output_shapes=((2, 4, 4, 3),),
+        output_dtypes=("float32",),
+        trainable_weights=0,
+        non_trainable_weights=0,
+    ),
+    Contract(
+        "MaxUnpooling2D-overlapping",
+        lambda: MaxUnpooling2D(3, strides=2, padding="same", output_size=(5, 5)),
+        _pooled((2, 5, 5, 2), (3, 3), (2, 2), "same"),
+        output_shapes=((2, 5, 5, 2),),
+        output_dtypes=("float32",),
+        trainable_weights=0,
+        non_trainable_weights=0,
+    ),
     # Decodes with another layer's kernel, which its config cannot hold: rebuilt only by
     # Autoencoder(tied_weights=True), whose contract covers that. Its one weight: the bias.
-    Contract("_TiedDense", _tied_dense, (_uniform(8, 3),), output_shapes=((8, 5),),
-             output_dtypes=("float32",), trainable_weights=1, non_trainable_weights=0,
-             serializable=False),
+    Contract(
+        "_TiedDense",
+        _tied_dense,
+        (_uniform(8, 3),),
+        output_shapes=((8, 5),),
+        output_dtypes=("float32",),
+        trainable_weights=1,
+        non_trainable_weights=0,
+        serializable=False,
+    ),
     # tanh, not the default relu: four relu units can all be off for eight samples, and then
     # one step moves only the last bias.
-    Contract("Autoencoder", lambda: Autoencoder(6, 2, hidden_units=(4,), activation="tanh"),
-             (_uniform(8, 6),), output_shapes=((8, 6),), output_dtypes=("float32",),
-             trainable_weights=8, non_trainable_weights=0, fit=_fit_autoencoder),
-    Contract("Autoencoder-tied",
-             lambda: Autoencoder(6, 2, hidden_units=(4,), activation="tanh", tied_weights=True),
-             (_uniform(8, 6),), output_shapes=((8, 6),), output_dtypes=("float32",),
-             trainable_weights=6, non_trainable_weights=0, fit=_fit_autoencoder),
+    Contract(
+        "Autoencoder",
+        lambda: Autoencoder(6, 2, hidden_units=(4,), activation="tanh"),
+        (_uniform(8, 6),),
+        output_shapes=((8, 6),),
+        output_dtypes=("float32",),
+        trainable_weights=8,
+        non_trainable_weights=0,
+        fit=_fit_autoencoder,
+    ),
+    Contract(
+        "Autoencoder-tied",
+        lambda: Autoencoder(6, 2, hidden_units=(4,), activation="tanh", tied_weights=True),
+        (_uniform(8, 6),),
+        output_shapes=((8, 6),),
+        output_dtypes=("float32",),
+        trainable_weights=6,
+        non_trainable_weights=0,
+        fit=_fit_autoencoder,
+    ),
     # float32 whatever the policy, as its docstring says.
-    Contract("SparseAutoencoder",
-             lambda: SparseAutoencoder(6, 3, sparsity_target=0.1, estimate="running",
-                                       momentum=0.8, seed=0),
-             (_uniform(8, 6),), output_shapes=((8, 6),), output_dtypes=("float32",),
-             trainable_weights=4, non_trainable_weights=3, losses=1,
-             mixed_output_dtypes=("float32",), fit=_fit_sparse_autoencoder),
+    Contract(
+        "SparseAutoencoder",
+        lambda: SparseAutoencoder(
+            6, 3, sparsity_target=0.1, estimate="running", momentum=0.8, seed=0
+        ),
+        (_uniform(8, 6),),
+        output_shapes=((8, 6),),
+        output_dtypes=("float32",),
+        trainable_weights=4,
+        non_trainable_weights=3,
+        losses=1,
+        mixed_output_dtypes=("float32",),
+        fit=_fit_sparse_autoencoder,
+    ),
     # The step counter; the noise's SeedGenerator adds a variable. The generator's samples
     # are float32 whatever the policy (mlp_generator's last layer).
-    Contract("GAN", _gan, (np.random.default_rng(0).normal(size=(8, 4)).astype("float32"),),
-             output_shapes=((8, 1),), output_dtypes=("float32",), trainable_weights=8,
-             non_trainable_weights=1, non_trainable_variables=2,
-             mixed_output_dtypes=("float32",), fit=_fit_gan),
+    Contract(
+        "GAN",
+        _gan,
+        (np.random.default_rng(0).normal(size=(8, 4)).astype("float32"),),
+        output_shapes=((8, 1),),
+        output_dtypes=("float32",),
+        trainable_weights=8,
+        non_trainable_weights=1,
+        non_trainable_variables=2,
+        mixed_output_dtypes=("float32",),
+        fit=_fit_gan,
+    ),
 ]
 SERIALIZABLE = [contract for contract in CONTRACTS if contract.serializable]
 
@@ -153,10 +225,15 @@ def test_every_layer_saves_and_loads_to_the_same_outputs_and_variables(contract,
 # the cast to the compute dtype: a subclassed model ending in a Dense announces float32 outputs
 # under mixed_bfloat16 and returns bfloat16 ones. Strict, so a fixed Keras shows here.
 KERAS_TORCH_SPEC = pytest.mark.xfail(
-    keras.backend.backend() == "torch", raises=AssertionError, strict=True,
-    reason="Keras's torch compute_output_spec reads built variables uncast")
-MIXED = [pytest.param(contract, marks=KERAS_TORCH_SPEC) if contract.id == "Autoencoder"
-         else contract for contract in CONTRACTS]
+    keras.backend.backend() == "torch",
+    raises=AssertionError,
+    strict=True,
+    reason="Keras's torch compute_output_spec reads built variables uncast",
+)
+MIXED = [
+    pytest.param(contract, marks=KERAS_TORCH_SPEC) if contract.id == "Autoencoder" else contract
+    for contract in CONTRACTS
+]
 
 
 @pytest.mark.parametrize("contract", MIXED, ids=str)
@@ -173,6 +250,7 @@ def test_a_tied_layer_refuses_to_be_rebuilt_from_its_config_alone():
 
 # Layers that each break one part of the contract: the scaffold must stop there. (Their names
 # start with a letter: TensorFlow refuses "__name" as an outermost name scope.)
+
 
 @keras.saving.register_keras_serializable(package="lessonlib_tests")
 class ForgetsItsPadding(MaxPoolingWithSwitches):
@@ -223,26 +301,45 @@ POOLING = CONTRACT["MaxPoolingWithSwitches-overlapping"]
 SPARSITY = CONTRACT["KLSparsity-running"]
 
 
-@pytest.mark.parametrize("contract, message", [
-    (dataclasses.replace(POOLING, make=lambda: ForgetsItsPadding(3, 2, "same")),
-     r"from_config\(get_config\(\)\) loses settings \(given, revived\): "
-     r"\{'padding': \('same', 'valid'\)\}"),
-    (dataclasses.replace(SPARSITY, non_trainable_weights=1),
-     r"after a build, \(trainable weights, non-trainable weights, non-trainable variables\) "
-     r"= \(0, 3, 3\), expected \(0, 1, 1\)"),
-    (dataclasses.replace(POOLING, make=lambda: MisstatesItsShape(3, 2, "same")),
-     r"output 0: eager shape and dtype, symbolic shape and dtype"),
-    (dataclasses.replace(POOLING, make=lambda: StopsTheGradient(3, 2, "same")),
-     "no gradient reached the layer's inputs"),
-    (dataclasses.replace(SPARSITY, make=lambda: KeepsAnUnusedWeight(0.1, 2.0, "running"),
-                         trainable_weights=1),
-     r"one training step left \[.*unused'\] unchanged"),
-    (dataclasses.replace(SPARSITY, make=lambda: SavesNothing(0.1, 2.0, "running")),
-     "rho_hat was not restored"),
-    (dataclasses.replace(POOLING, make=lambda: ComputesInFloat32(3, 2, "same")),
-     r"under mixed_bfloat16 the outputs are \('float32', 'int32'\), compute_output_spec says "
-     r"\('bfloat16', 'int32'\)"),
-], ids=["config", "weights", "shapes", "gradient", "training", "saving", "mixed_precision"])
+@pytest.mark.parametrize(
+    "contract, message",
+    [
+        (
+            dataclasses.replace(POOLING, make=lambda: ForgetsItsPadding(3, 2, "same")),
+            r"from_config\(get_config\(\)\) loses settings \(given, revived\): "
+            r"\{'padding': \('same', 'valid'\)\}",
+        ),
+        (
+            dataclasses.replace(SPARSITY, non_trainable_weights=1),
+            r"after a build, \(trainable weights, non-trainable weights, non-trainable variables\) "
+            r"= \(0, 3, 3\), expected \(0, 1, 1\)",
+        ),
+        (
+            dataclasses.replace(POOLING, make=lambda: MisstatesItsShape(3, 2, "same")),
+            r"output 0: eager shape and dtype, symbolic shape and dtype",
+        ),
+        (
+            dataclasses.replace(POOLING, make=lambda: StopsTheGradient(3, 2, "same")),
+            "no gradient reached the layer's inputs",
+        ),
+        (
+            dataclasses.replace(
+                SPARSITY, make=lambda: KeepsAnUnusedWeight(0.1, 2.0, "running"), trainable_weights=1
+            ),
+            r"one training step left \[.*unused'\] unchanged",
+        ),
+        (
+            dataclasses.replace(SPARSITY, make=lambda: SavesNothing(0.1, 2.0, "running")),
+            "rho_hat was not restored",
+        ),
+        (
+            dataclasses.replace(POOLING, make=lambda: ComputesInFloat32(3, 2, "same")),
+            r"under mixed_bfloat16 the outputs are \('float32', 'int32'\), "
+            r"compute_output_spec says \('bfloat16', 'int32'\)",
+        ),
+    ],
+    ids=["config", "weights", "shapes", "gradient", "training", "saving", "mixed_precision"],
+)
 @pytest.mark.filterwarnings("ignore:Gradients do not exist for variables")
 def test_the_scaffold_fails_on_a_layer_that_breaks_its_contract(contract, message, tmp_path):
     with pytest.raises(AssertionError, match=message):

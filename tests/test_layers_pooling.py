@@ -52,8 +52,8 @@ def ties(shape, seed=0):
 
 CASES = [
     ((2, 2), None, "valid", (2, 8, 8, 3)),
-    ((2, 2), None, "valid", (1, 7, 9, 2)),   # odd sizes: the last row/column is dropped
-    ((2, 2), None, "same", (1, 7, 9, 2)),    # odd sizes: padded
+    ((2, 2), None, "valid", (1, 7, 9, 2)),  # odd sizes: the last row/column is dropped
+    ((2, 2), None, "same", (1, 7, 9, 2)),  # odd sizes: padded
     ((3, 3), (2, 2), "valid", (2, 9, 9, 1)),  # overlapping windows (Zeiler & Fergus)
     ((3, 3), (2, 2), "same", (1, 8, 6, 2)),
     ((3, 2), (3, 2), "valid", (1, 9, 8, 2)),  # rectangular
@@ -66,8 +66,7 @@ def test_pooling_matches_the_reference_and_keras(pool_size, strides, padding, sh
     x = ties(shape)
     layer = MaxPoolingWithSwitches(pool_size, strides, padding)
     pooled, switches = layer(x)
-    expected_pooled, expected_switches = reference_pool(x, pool_size, strides or pool_size,
-                                                        padding)
+    expected_pooled, expected_switches = reference_pool(x, pool_size, strides or pool_size, padding)
     np.testing.assert_array_equal(ops.convert_to_numpy(pooled), expected_pooled)
     np.testing.assert_array_equal(ops.convert_to_numpy(switches), expected_switches)
     keras_pooled = layers.MaxPooling2D(pool_size, strides, padding)(x)
@@ -78,10 +77,10 @@ def test_pooling_matches_the_reference_and_keras(pool_size, strides, padding, sh
 def test_unpooling_puts_each_value_back_at_its_switch(pool_size, strides, padding, shape):
     x = ties(shape, seed=1) + np.random.default_rng(2).random(shape).astype("float32")
     pooled, switches = MaxPoolingWithSwitches(pool_size, strides, padding)(x)
-    unpooled = MaxUnpooling2D(pool_size, strides, padding, output_size=shape[1:3])(pooled,
-                                                                                   switches)
-    expected = reference_unpool(ops.convert_to_numpy(pooled), ops.convert_to_numpy(switches),
-                                *shape[1:3])
+    unpooled = MaxUnpooling2D(pool_size, strides, padding, output_size=shape[1:3])(pooled, switches)
+    expected = reference_unpool(
+        ops.convert_to_numpy(pooled), ops.convert_to_numpy(switches), *shape[1:3]
+    )
     np.testing.assert_array_equal(ops.convert_to_numpy(unpooled), expected)
 
 
@@ -150,8 +149,9 @@ def test_a_model_with_both_layers_saves_loads_and_fits(tmp_path):
     path = os.path.join(tmp_path, "unpool.keras")
     model.save(path)
     loaded = keras.saving.load_model(path)
-    np.testing.assert_allclose(ops.convert_to_numpy(loaded(x)), ops.convert_to_numpy(model(x)),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(loaded(x)), ops.convert_to_numpy(model(x)), rtol=1e-6, atol=1e-6
+    )
 
 
 def test_configs_round_trip():
@@ -168,12 +168,15 @@ def test_output_shapes():
     assert MaxUnpooling2D(2, output_size=(7, 9))(pooled, switches).shape == (None, 7, 9, 3)
 
 
-@pytest.mark.parametrize("kwargs, pattern", [
-    ({"pool_size": 0}, r"pool_size=0"),
-    ({"pool_size": (2, 2, 2)}, r"pool_size=\(2, 2, 2\)"),
-    ({"strides": -1}, r"strides=-1"),
-    ({"padding": "full"}, r"padding='full'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        ({"pool_size": 0}, r"pool_size=0"),
+        ({"pool_size": (2, 2, 2)}, r"pool_size=\(2, 2, 2\)"),
+        ({"strides": -1}, r"strides=-1"),
+        ({"padding": "full"}, r"padding='full'"),
+    ],
+)
 def test_bad_arguments(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         MaxPoolingWithSwitches(**kwargs)
@@ -197,12 +200,18 @@ def test_bad_shapes():
 
 def test_a_3d_input_gets_the_keras_ndim_error_naming_the_layer():
     image = np.zeros((4, 4, 1), "float32")  # no batch axis
-    with pytest.raises(ValueError, match=r"layer 'pool' is incompatible with the layer: "
-                                         r"expected ndim=4, found ndim=3"):
+    with pytest.raises(
+        ValueError,
+        match=r"layer 'pool' is incompatible with the layer: "
+        r"expected ndim=4, found ndim=3",
+    ):
         MaxPoolingWithSwitches(2, name="pool")(image)
     switches = np.zeros((2, 2, 1), "int32")
-    with pytest.raises(ValueError, match=r"layer 'unpool' is incompatible with the layer: "
-                                         r"expected ndim=4, found ndim=3"):
+    with pytest.raises(
+        ValueError,
+        match=r"layer 'unpool' is incompatible with the layer: "
+        r"expected ndim=4, found ndim=3",
+    ):
         MaxUnpooling2D(2, name="unpool")(image[:2, :2], switches)
 
 
@@ -215,8 +224,10 @@ def test_overlapping_windows_that_pick_the_same_position_unpool_it_exactly(dtype
     pooled, switches = MaxPoolingWithSwitches((1, 3), strides=1)(x)
     np.testing.assert_array_equal(ops.convert_to_numpy(switches).ravel(), [2, 2, 2])
     unpooled = MaxUnpooling2D((1, 3), strides=1, output_size=(1, 5))(pooled, switches)
-    np.testing.assert_array_equal(ops.convert_to_numpy(ops.cast(unpooled, "float32")),
-                                  ops.convert_to_numpy(ops.cast(x, "float32")))
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(ops.cast(unpooled, "float32")),
+        ops.convert_to_numpy(ops.cast(x, "float32")),
+    )
 
 
 @pytest.mark.parametrize("fill", [np.nan, -np.inf])
@@ -246,10 +257,12 @@ def test_a_nan_wins_its_window_where_windows_tile():
     assert ops.convert_to_numpy(switches)[0, 0, 0, 0] == 5  # position (1, 1) of a 4-wide input
 
 
-@pytest.mark.parametrize("pool_size, strides, padding, shape", [CASES[0], CASES[4]],
-                         ids=["tiled", "overlapping"])
-def test_a_subclassed_model_builds_both_layers_within_its_first_call(pool_size, strides,
-                                                                     padding, shape):
+@pytest.mark.parametrize(
+    "pool_size, strides, padding, shape", [CASES[0], CASES[4]], ids=["tiled", "overlapping"]
+)
+def test_a_subclassed_model_builds_both_layers_within_its_first_call(
+    pool_size, strides, padding, shape
+):
     # A subclassed model builds its layers while tracing its call: inside a jit on JAX, a
     # graph on TensorFlow (both raised), with data-less "meta" tensors on PyTorch (the maps
     # kept from there unpooled every value to 0). What build() keeps must outlive the trace.
@@ -263,8 +276,9 @@ def test_a_subclassed_model_builds_both_layers_within_its_first_call(pool_size, 
             return self.unpool(*self.pool(inputs))
 
     x = np.random.default_rng(0).random(shape).astype("float32")
-    expected = reference_unpool(*reference_pool(x, pool_size, strides or pool_size, padding),
-                                *shape[1:3])
+    expected = reference_unpool(
+        *reference_pool(x, pool_size, strides or pool_size, padding), *shape[1:3]
+    )
     model = PoolUnpool()
     np.testing.assert_array_equal(ops.convert_to_numpy(model(x)), expected)
     np.testing.assert_array_equal(model.predict(x, verbose=0), expected)

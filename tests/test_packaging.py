@@ -56,8 +56,9 @@ def test_the_extras_the_readme_promises_exist():
 
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
-    command = re.search(r"```bash\n(python -m pip install -e \"\.\[test\]\" && pytest)\n```",
-                        readme)
+    command = re.search(
+        r"```bash\n(python -m pip install -e \"\.\[test\]\" && pytest)\n```", readme
+    )
     assert command, "the README must show the test command in a bash block"
     assert command.group(1) in (ROOT / ".ci" / "run").read_text()
 
@@ -68,11 +69,16 @@ def test_the_install_holds_every_subpackage_of_lessonlib():
     import setuptools
 
     find = pyproject()["tool"]["setuptools"]["packages"]["find"]
-    finder = (setuptools.find_namespace_packages if find.get("namespaces", True)
-              else setuptools.find_packages)
+    finder = (
+        setuptools.find_namespace_packages
+        if find.get("namespaces", True)
+        else setuptools.find_packages
+    )
     found = set(finder(where=str(ROOT), include=find["include"], exclude=find.get("exclude", ())))
-    packages = {".".join(path.parent.relative_to(ROOT).parts)
-                for path in (ROOT / "lessonlib").rglob("__init__.py")}
+    packages = {
+        ".".join(path.parent.relative_to(ROOT).parts)
+        for path in (ROOT / "lessonlib").rglob("__init__.py")
+    }
     assert "lessonlib.plotting" in packages
     assert packages <= found, f"pyproject.toml installs none of {sorted(packages - found)}"
 
@@ -94,8 +100,9 @@ def test_notebooks_are_committed_clean_and_normalised(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.name)
 def test_notebooks_follow_the_course_template(path):
     notebook = json.loads(path.read_text())
-    markdown = ["".join(cell["source"]) for cell in notebook["cells"]
-                if cell["cell_type"] == "markdown"]
+    markdown = [
+        "".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "markdown"
+    ]
     code = ["".join(cell["source"]) for cell in notebook["cells"] if cell["cell_type"] == "code"]
     headings = [line for text in markdown for line in text.splitlines() if line.startswith("#")]
     assert sum(1 for line in headings if re.match(r"# \S", line)) == 1, "exactly one H1"
@@ -105,7 +112,8 @@ def test_notebooks_follow_the_course_template(path):
     overview = next(text for text in markdown if "## Overview" in text)
     objectives = overview.partition("### Learning objectives")[2]
     assert len(re.findall(r"^- ", objectives, re.MULTILINE)) >= 3, (
-        f"{path.name}: the Overview needs '### Learning objectives' with at least 3 items")
+        f"{path.name}: the Overview needs '### Learning objectives' with at least 3 items"
+    )
     assert "runtime.setup(seed=" in code[0], "the first code cell is Setup, with a seed"
     for source in code:
         assert not re.search(r"^\s*[!%]pip", source, re.MULTILINE), "no !pip in a lesson"

@@ -22,8 +22,9 @@ def test_image_grid_returns_a_figure_pyplot_does_not_hold_with_one_panel_per_ima
 
 def test_image_grid_shows_signed_images_on_a_scale_symmetric_about_zero():
     images = np.array([[[0.5, -2.0], [1.0, 0.0]], [[0.1, 0.3], [0.2, 0.0]]])
-    shown = [axis.images[0] for axis in plotting.image_grid(images, symmetric=True).axes
-             if axis.images]
+    shown = [
+        axis.images[0] for axis in plotting.image_grid(images, symmetric=True).axes if axis.images
+    ]
     assert [image.get_clim() for image in shown] == [(-2.0, 2.0), (-0.3, 0.3)]
     plain = [axis.images[0] for axis in plotting.image_grid(images).axes if axis.images]
     assert plain[1].get_clim() == (0.0, 0.3)  # matplotlib's own: from min to max
@@ -92,8 +93,9 @@ def test_outside_ipython_there_is_no_formatter_to_register():
 
 
 def test_compare_curves_draws_every_run_from_epoch_0_on_one_axis_with_the_reference():
-    figure = plotting.compare_curves({"a": [3.0, 2.0, 1.0], "b": [3.0, 2.5, 2.0]},
-                                     reference=-1.386, reference_label="-log 4")
+    figure = plotting.compare_curves(
+        {"a": [3.0, 2.0, 1.0], "b": [3.0, 2.5, 2.0]}, reference=-1.386, reference_label="-log 4"
+    )
     (axis,) = figure.axes
     lines = axis.get_lines()
     assert [line.get_label() for line in lines] == ["a", "b", "-log 4"]

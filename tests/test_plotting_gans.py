@@ -23,8 +23,9 @@ def test_grid_animation_has_one_frame_per_epoch_and_tiles_the_images():
 
 def test_discriminator_against_optimal_draws_both_curves():
     grid = np.linspace(-1, 1, 11)
-    figure = plotting.discriminator_against_optimal(grid, grid**2, 1 - grid**2, grid * 0 + 0.3,
-                                                    grid * 0 + 0.4, title="t")
+    figure = plotting.discriminator_against_optimal(
+        grid, grid**2, 1 - grid**2, grid * 0 + 0.3, grid * 0 + 0.4, title="t"
+    )
     top, bottom = figure.axes
     assert len(top.lines) == 2 and len(bottom.lines) == 2
     np.testing.assert_allclose(bottom.lines[1].get_ydata(), 0.3)
@@ -39,14 +40,16 @@ def test_criterion_against_jsd_draws_both_sides_of_the_identity():
 
 
 def test_generator_gradients_and_ring_samples_and_frechet_curves():
-    figure = plotting.generator_gradients(np.array([0.01, 0.1]), np.array([1e-3, 1e-2]),
-                                          np.array([1.0, 0.9]))
+    figure = plotting.generator_gradients(
+        np.array([0.01, 0.1]), np.array([1e-3, 1e-2]), np.array([1.0, 0.9])
+    )
     assert figure.axes[0].get_xscale() == "log" and len(figure.axes[0].collections) == 2
     points = toy.ring_of_gaussians(100)
     figure = plotting.ring_samples([points, points[:10]], toy.ring_centers(), titles=["a", "b"])
     assert [axis.get_title() for axis in figure.axes] == ["a", "b"]
     with pytest.raises(ValueError, match="at least one"):
         plotting.ring_samples([], toy.ring_centers())
-    figure = plotting.frechet_over_epochs([0, 1, 2], [50.0, 10.0, 5.0], 1.0, "FD in x",
-                                          accuracy=0.95)
+    figure = plotting.frechet_over_epochs(
+        [0, 1, 2], [50.0, 10.0, 5.0], 1.0, "FD in x", accuracy=0.95
+    )
     assert "95.0%" in figure.axes[0].get_title()

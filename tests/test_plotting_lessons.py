@@ -10,22 +10,27 @@ pytestmark = pytest.mark.backend_independent
 
 
 def test_transposed_convolution_figure_shows_the_four_steps():
-    figure = plotting.transposed_convolution(np.eye(2), np.ones((3, 3)), strides=2,
-                                             padding="same")
+    figure = plotting.transposed_convolution(np.eye(2), np.ones((3, 3)), strides=2, padding="same")
     titles = [axis.get_title() for axis in figure.axes]
-    assert titles == ["activations 2x2", "kernel 3x3", "basis sum 5x5 (stride 2)",
-                      "cropped output 4x4 (same)"]
-    np.testing.assert_array_equal(figure.axes[2].images[0].get_array(),
-                                  deconvolution.basis_sum(np.eye(2)[..., None],
-                                                          np.ones((3, 3, 1, 1)), 2)[..., 0])
+    assert titles == [
+        "activations 2x2",
+        "kernel 3x3",
+        "basis sum 5x5 (stride 2)",
+        "cropped output 4x4 (same)",
+    ]
+    np.testing.assert_array_equal(
+        figure.axes[2].images[0].get_array(),
+        deconvolution.basis_sum(np.eye(2)[..., None], np.ones((3, 3, 1, 1)), 2)[..., 0],
+    )
     with pytest.raises(ValueError, match=r"2-D"):
         plotting.transposed_convolution(np.zeros((2, 2, 1)), np.ones((3, 3)))
 
 
 def test_pooling_figure_circles_each_winner():
     values = np.arange(16.0).reshape(4, 4)
-    figure = plotting.pooling_and_unpooling(values, np.array([[5, 7], [13, 15.0]]),
-                                            np.array([[5, 7], [13, 15]]), values * 0)
+    figure = plotting.pooling_and_unpooling(
+        values, np.array([[5, 7], [13, 15.0]]), np.array([[5, 7], [13, 15]]), values * 0
+    )
     assert len(figure.axes) == 4
     assert len(figure.axes[0].collections[0].get_offsets()) == 4
 
@@ -37,18 +42,20 @@ def test_label_maps_adds_a_row_per_prediction():
     assert len(figure.axes) == 4 * 3
     assert [figure.axes[i * 3].get_ylabel() for i in range(4)] == ["image", "truth", "a", "b"]
     (legend,) = figure.legends  # each class's colour named beside the maps
-    assert [text.get_text() for text in legend.get_texts()] == [*map(str, range(10)),
-                                                                "background"]
+    assert [text.get_text() for text in legend.get_texts()] == [*map(str, range(10)), "background"]
     black = legend.legend_handles[10].get_facecolor()
     assert tuple(black[:3]) == (0.0, 0.0, 0.0)
 
 
 def test_activation_scales_titles_every_stage():
-    figure = plotting.activation_scales(np.zeros((8, 8, 1)), [np.ones((2, 2, 3)),
-                                                              np.ones((4, 4, 2))],
-                                        ["unpool2", "deconv2"])
-    assert [axis.get_title() for axis in figure.axes] == ["(a) input", "unpool2\n2x2",
-                                                          "deconv2\n4x4"]
+    figure = plotting.activation_scales(
+        np.zeros((8, 8, 1)), [np.ones((2, 2, 3)), np.ones((4, 4, 2))], ["unpool2", "deconv2"]
+    )
+    assert [axis.get_title() for axis in figure.axes] == [
+        "(a) input",
+        "unpool2\n2x2",
+        "deconv2\n4x4",
+    ]
     with pytest.raises(ValueError, match=r"Received: 1 names"):
         plotting.activation_scales(np.zeros((8, 8)), [np.ones((2, 2, 1))] * 2, ["one"])
 
@@ -58,7 +65,6 @@ def test_projection_figure_outlines_the_receptive_field():
     figure = plotting.projection(np.zeros((6, 6, 1)), result)
     rectangle = figure.axes[1].patches[0]
     assert (rectangle.get_width(), rectangle.get_height()) == (3, 4)
-
 
 
 def test_sparsity_traces_draws_every_unit_in_a_panel_per_estimate():
@@ -75,8 +81,9 @@ def test_sparsity_traces_draws_every_unit_in_a_panel_per_estimate():
 def test_latent_planes_colour_each_class():
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(10), 5)
-    figure = plotting.latent_planes({"a": rng.normal(size=(50, 2)), "b": rng.normal(size=(50, 2))},
-                                    labels, title="t")
+    figure = plotting.latent_planes(
+        {"a": rng.normal(size=(50, 2)), "b": rng.normal(size=(50, 2))}, labels, title="t"
+    )
     assert len(figure.axes) == 2
     assert all(len(axis.collections) == 10 for axis in figure.axes)
     with pytest.raises(ValueError, match="\\(50, 2\\)"):

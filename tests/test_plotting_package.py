@@ -48,43 +48,57 @@ def _samples():
         "training_curves": lambda: plotting.training_curves({"loss": [2, 1], "val_loss": [3, 2]}),
         "compare_curves": lambda: plotting.compare_curves({"a": [1, 0]}, reference=0.5),
         "compare_scores": lambda: plotting.compare_scores({"a": [0.8, 0.9], "b": [0.7]}),
-        "transposed_convolution": lambda: plotting.transposed_convolution(np.eye(2),
-                                                                          np.ones((2, 2))),
+        "transposed_convolution": lambda: plotting.transposed_convolution(
+            np.eye(2), np.ones((2, 2))
+        ),
         "pooling_and_unpooling": lambda: plotting.pooling_and_unpooling(
-            np.arange(4.0).reshape(2, 2), np.array([[3.0]]), np.array([[3]]), np.eye(2)),
+            np.arange(4.0).reshape(2, 2), np.array([[3.0]]), np.array([[3]]), np.eye(2)
+        ),
         "projection": lambda: plotting.projection(photo, coloured, bgr=True),
         "projection_grid": lambda: plotting.projection_grid(photo, {"conv1": [coloured]}),
         "projection_stages": lambda: plotting.projection_stages(photo, coloured),
         "measures_by_layer": lambda: plotting.measures_by_layer(measures),
         "label_maps": lambda: plotting.label_maps(grey[:2], masks, masks),
-        "activation_scales": lambda: plotting.activation_scales(grey[0], [np.ones((2, 2, 3))],
-                                                                ["deconv"]),
-        "sparsity_summary": lambda: plotting.sparsity_summary(rng.uniform(0, 0.1, 4),
-                                                              rng.normal(size=(16, 4)), 0.05),
+        "activation_scales": lambda: plotting.activation_scales(
+            grey[0], [np.ones((2, 2, 3))], ["deconv"]
+        ),
+        "sparsity_summary": lambda: plotting.sparsity_summary(
+            rng.uniform(0, 0.1, 4), rng.normal(size=(16, 4)), 0.05
+        ),
         "sparsity_traces": lambda: plotting.sparsity_traces(steps, {"a": traces}, 0.1),
         "orthogonality": lambda: plotting.orthogonality({0.05: cosines}, {"none": cosines[1:]}),
-        "latent_planes": lambda: plotting.latent_planes({"a": rng.normal(size=(6, 2))},
-                                                        np.arange(6) % 3),
+        "latent_planes": lambda: plotting.latent_planes(
+            {"a": rng.normal(size=(6, 2))}, np.arange(6) % 3
+        ),
         "error_by_code_size": lambda: plotting.error_by_code_size([2, 4], {"ae": [2.0, 1.0]}),
         "densities_and_fits": lambda: plotting.densities_and_fits(x, np.abs(x), {"q": x**2}),
         "bernoulli_kl_curves": lambda: plotting.bernoulli_kl_curves(),
         "grid_animation": lambda: plotting.grid_animation([grey, grey / 2], [0, 1]),
         "discriminator_against_optimal": lambda: plotting.discriminator_against_optimal(
-            x, x**2, 1 - x**2, x * 0 + 0.5, x * 0 + 0.4),
+            x, x**2, 1 - x**2, x * 0 + 0.5, x * 0 + 0.4
+        ),
         "criterion_against_jsd": lambda: plotting.criterion_against_jsd(x, x, x),
         "generator_gradients": lambda: plotting.generator_gradients(x + 2, x + 2, x + 3),
-        "ring_samples": lambda: plotting.ring_samples([toy.ring_of_gaussians(50)],
-                                                      toy.ring_centers()),
+        "ring_samples": lambda: plotting.ring_samples(
+            [toy.ring_of_gaussians(50)], toy.ring_centers()
+        ),
         "mode_shares": lambda: plotting.mode_shares([coverage, coverage]),
-        "frechet_over_epochs": lambda: plotting.frechet_over_epochs([0, 1], [9.0, 3.0], 1.0,
-                                                                    "FD"),
+        "frechet_over_epochs": lambda: plotting.frechet_over_epochs([0, 1], [9.0, 3.0], 1.0, "FD"),
         "show_figures_in_notebooks": None,  # not a figure: see test_plotting.py
     }
 
 
 def test_every_public_function_of_a_topic_module_is_exported():
-    assert TOPICS == ["autoencoders", "curves", "deconvolution", "gans", "images", "kl",
-                      "projections", "segmentation"]
+    assert TOPICS == [
+        "autoencoders",
+        "curves",
+        "deconvolution",
+        "gans",
+        "images",
+        "kl",
+        "projections",
+        "segmentation",
+    ]
     for topic in TOPICS:
         module = importlib.import_module(f"lessonlib.plotting.{topic}")
         assert module.__doc__, f"lessonlib.plotting.{topic} says what it draws, for which lesson"
@@ -133,7 +147,13 @@ assert shell.display_formatter.format(figure)[0]["image/png"][:4] == b"\\x89PNG"
 plotting.grid_animation([np.zeros((2, 4, 4))], [0]).to_jshtml()
 print("matplotlib.pyplot" in sys.modules)
 """
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            cwd=PACKAGE.parents[1], timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=PACKAGE.parents[1],
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split()[-1] == "False", "pyplot was imported"

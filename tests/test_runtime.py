@@ -7,8 +7,10 @@ import pytest
 from lessonlib import runtime
 
 
-@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("0", False),
-                                             ("", False), ("off", False), (" YES ", True)])
+@pytest.mark.parametrize(
+    "value, expected",
+    [("1", True), ("true", True), ("0", False), ("", False), ("off", False), (" YES ", True)],
+)
 def test_fast_mode_reads_the_environment(monkeypatch, value, expected):
     monkeypatch.setenv("LESSONLIB_FAST", value)
     assert runtime.fast_mode() is expected
@@ -33,12 +35,15 @@ def test_size_follows_the_mode(monkeypatch):
     assert runtime.size(full=60_000, fast=2_000) == 60_000
 
 
-@pytest.mark.parametrize("full, fast, pattern", [
-    (10, 20, r"full=10, fast=20"),
-    (0, 0, r"full=0"),
-    (10, -1, r"fast=-1"),
-    ("10", 1, r"full='10'"),
-])
+@pytest.mark.parametrize(
+    "full, fast, pattern",
+    [
+        (10, 20, r"full=10, fast=20"),
+        (0, 0, r"full=0"),
+        (10, -1, r"fast=-1"),
+        ("10", 1, r"full='10'"),
+    ],
+)
 def test_size_rejects_bad_arguments(full, fast, pattern):
     with pytest.raises(ValueError, match=pattern):
         runtime.size(full=full, fast=fast)
@@ -106,24 +111,30 @@ def test_setup_on_a_cpu_keeps_float32():
     keras.mixed_precision.set_global_policy("float32")
 
 
-@pytest.mark.parametrize("kwargs, pattern", [
-    ({"seed": -1}, r"seed=-1"),
-    ({"seed": 1.5}, r"seed=1.5"),
-    ({"precision": "half"}, r"precision='half'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, pattern",
+    [
+        ({"seed": -1}, r"seed=-1"),
+        ({"seed": 1.5}, r"seed=1.5"),
+        ({"precision": "half"}, r"precision='half'"),
+    ],
+)
 def test_setup_rejects_bad_arguments(kwargs, pattern):
     with pytest.raises(ValueError, match=pattern):
         runtime.setup(verbose=False, **kwargs)
 
 
-@pytest.mark.parametrize("device, expected", [
-    (runtime.Device("CPU", cores=2), "float32"),
-    (runtime.Device("GPU", ("NVIDIA H100",), (9, 0)), "mixed_bfloat16"),
-    (runtime.Device("GPU", ("NVIDIA A100",), (8, 0)), "mixed_bfloat16"),
-    (runtime.Device("GPU", ("Tesla T4",), (7, 5)), "mixed_float16"),
-    (runtime.Device("GPU", ("Tesla K80",), (3, 7)), "float32"),
-    (runtime.Device("GPU", ("unknown",), None), "float32"),
-])
+@pytest.mark.parametrize(
+    "device, expected",
+    [
+        (runtime.Device("CPU", cores=2), "float32"),
+        (runtime.Device("GPU", ("NVIDIA H100",), (9, 0)), "mixed_bfloat16"),
+        (runtime.Device("GPU", ("NVIDIA A100",), (8, 0)), "mixed_bfloat16"),
+        (runtime.Device("GPU", ("Tesla T4",), (7, 5)), "mixed_float16"),
+        (runtime.Device("GPU", ("Tesla K80",), (3, 7)), "float32"),
+        (runtime.Device("GPU", ("unknown",), None), "float32"),
+    ],
+)
 def test_mixed_precision_only_where_it_pays(device, expected):
     assert runtime.precision_policy(device) == expected
 
@@ -173,8 +184,9 @@ def _array_pipeline_autotuned():
     return adapter.get_tf_dataset().options().autotune.enabled is not False  # unset means on
 
 
-tensorflow_only = pytest.mark.skipif(keras.backend.backend() != "tensorflow",
-                                     reason="only TensorFlow reads arrays through tf.data")
+tensorflow_only = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="only TensorFlow reads arrays through tf.data"
+)
 
 
 @tensorflow_only
@@ -197,8 +209,9 @@ def test_fit_without_the_autotuner_trains_the_same_weights():
     def trained(autotune):
         runtime.tf_data_autotuner(autotune)
         keras.utils.set_random_seed(0)
-        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, activation="relu"),
-                                  keras.layers.Dense(1)])
+        model = keras.Sequential(
+            [keras.Input((3,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)]
+        )
         model.compile(keras.optimizers.SGD(0.05), "mse")
         model.fit(x, y, batch_size=8, epochs=3, shuffle=True, verbose=0)
         return [w.numpy() for w in model.weights]

@@ -21,8 +21,9 @@ def _run_after_global_seed(global_seed, function):
 
 
 def _assert_seeded(function, compare):
-    (first, after_first), (second, _) = (_run_after_global_seed(global_seed, function)
-                                         for global_seed in (1, 2))
+    (first, after_first), (second, _) = (
+        _run_after_global_seed(global_seed, function) for global_seed in (1, 2)
+    )
     compare(first, second)  # the same whatever the global state
     keras.utils.set_random_seed(1)
     assert after_first == _global_draws(), "the function reseeded or drew from the global state"
@@ -34,8 +35,16 @@ def test_digit_features_depend_on_their_seed_alone():
     labels = np.arange(96) % 10
 
     def features():
-        space = DigitFeatures(digits, labels, digits[:16], labels[:16], epochs=2,
-                              batch_size=32, num_features=8, seed=0)
+        space = DigitFeatures(
+            digits,
+            labels,
+            digits[:16],
+            labels[:16],
+            epochs=2,
+            batch_size=32,
+            num_features=8,
+            seed=0,
+        )
         return space.features(digits[:16])
 
     _assert_seeded(features, lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6))

@@ -35,8 +35,9 @@ def test_estimates_agree_on_a_full_batch(estimate):
     # float32 arithmetic on a sum of six terms of order 0.1-1.
     assert value == pytest.approx(3.0 * kl.bernoulli_kl(0.05, rho_hat).sum(), rel=1e-5)
     # d/da_{m,j} of beta * sum_j KL(rho || mean_m a_{m,j}) = beta * KL'(rho_hat_j) / M.
-    expected = np.broadcast_to(3.0 * kl.bernoulli_kl_derivative(0.05, rho_hat) / 64,
-                               activations.shape)
+    expected = np.broadcast_to(
+        3.0 * kl.bernoulli_kl_derivative(0.05, rho_hat) / 64, activations.shape
+    )
     np.testing.assert_allclose(slope, expected, rtol=1e-4)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.rho_hat), rho_hat, rtol=1e-5)
 
@@ -49,12 +50,10 @@ def test_running_estimate_is_bias_corrected_and_follows_the_batches():
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.rho_hat), 0.2, rtol=1e-6)
     layer.penalty(second, training=True)
     # (0.5 * 0.5 * 0.2 + 0.5 * 0.4) / (1 - 0.25) = 0.3333...
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.rho_hat), 0.25 / 0.75,
-                               rtol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.rho_hat), 0.25 / 0.75, rtol=1e-6)
     # Inference reads the estimate and leaves it alone.
     layer.penalty(first, training=False)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.rho_hat), 0.25 / 0.75,
-                               rtol=1e-6)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.rho_hat), 0.25 / 0.75, rtol=1e-6)
 
 
 def test_layer_passes_input_through_and_serialises():
@@ -64,7 +63,11 @@ def test_layer_passes_input_through_and_serialises():
     assert len(layer.losses) == 1
     clone = KLSparsity.from_config(layer.get_config())
     assert (clone.sparsity_target, clone.beta, clone.estimate, clone.momentum) == (
-        0.1, 2.0, "running", 0.8)
+        0.1,
+        2.0,
+        "running",
+        0.8,
+    )
 
 
 @pytest.mark.parametrize(
@@ -123,9 +126,11 @@ def test_model_cost_equals_the_numpy_cost():
     for name in ("reconstruction", "weight_decay", "sparsity"):
         assert history[name][0] == pytest.approx(getattr(reference, name), rel=10 * rel), name
     assert history["loss"][0] == pytest.approx(reference.total, rel=10 * rel)
-    np.testing.assert_allclose(model.average_activation(x),
-                               backprop.forward(model.backprop_parameters(), x)[0].mean(0),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        model.average_activation(x),
+        backprop.forward(model.backprop_parameters(), x)[0].mean(0),
+        rtol=1e-5,
+    )
 
 
 @pytest.mark.parametrize("estimate", ["batch", "running", "full"])
@@ -133,8 +138,16 @@ def test_training_drives_rho_hat_towards_rho(estimate):
     rng = np.random.default_rng(1)
     x = rng.uniform(0.1, 0.9, size=(512, 16)).astype("float32")
     keras.utils.set_random_seed(0)
-    model = SparseAutoencoder(16, 8, sparsity_target=0.05, beta=3.0, weight_decay=1e-4,
-                              estimate=estimate, refresh_steps=2, seed=0)
+    model = SparseAutoencoder(
+        16,
+        8,
+        sparsity_target=0.05,
+        beta=3.0,
+        weight_decay=1e-4,
+        estimate=estimate,
+        refresh_steps=2,
+        seed=0,
+    )
     model.compile(optimizer=keras.optimizers.Adam(0.02))
     start = model.average_activation(x).mean()
     history = model.fit(x, batch_size=64, epochs=15, verbose=0).history
@@ -155,10 +168,13 @@ def test_model_saves_and_loads(tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path)
     assert loaded.estimate == "running" and loaded.sparsity_target == 0.1
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(x)),
-                               keras.ops.convert_to_numpy(model(x)), rtol=1e-6)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded.sparsity.rho_hat),
-                               keras.ops.convert_to_numpy(model.sparsity.rho_hat))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded(x)), keras.ops.convert_to_numpy(model(x)), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(loaded.sparsity.rho_hat),
+        keras.ops.convert_to_numpy(model.sparsity.rho_hat),
+    )
 
 
 def test_model_rejects_wrong_input_size():
@@ -177,8 +193,9 @@ def test_linear_autoencoder_reaches_the_pca_error(tied_weights):
     # Tied, X_hat = b + E^T (E X + c) is the notes' simplest decoder, whose optimum has
     # orthonormal rows E (lesson 03).
     rng = np.random.default_rng(0)
-    x = (rng.normal(size=(400, 3)) @ rng.normal(size=(3, 10))
-         + 0.05 * rng.normal(size=(400, 10))).astype("float32")
+    x = (
+        rng.normal(size=(400, 3)) @ rng.normal(size=(3, 10)) + 0.05 * rng.normal(size=(400, 10))
+    ).astype("float32")
     x -= x.mean(axis=0)
     _, s, vt = np.linalg.svd(x, full_matrices=False)
     pca_error = np.mean((x - x @ vt[:2].T @ vt[:2]) ** 2)
@@ -199,7 +216,6 @@ def test_linear_autoencoder_reaches_the_pca_error(tied_weights):
         np.testing.assert_allclose(rows @ rows.T, np.eye(2), atol=0.05)
 
 
-
 @pytest.mark.parametrize("hidden_units", [(), (6,)])
 def test_tied_autoencoder_decodes_with_the_encoder_kernels_transposed(hidden_units, tmp_path):
     x = np.random.default_rng(0).normal(size=(64, 10)).astype("float32")
@@ -211,8 +227,10 @@ def test_tied_autoencoder_decodes_with_the_encoder_kernels_transposed(hidden_uni
     assert len(kernels) == len(hidden_units) + 1
     assert all(len(v.shape) == 1 for v in model.decoder.weights)  # counted once, in the encoder
     assert model.count_params() == model.encoder.count_params() + model.decoder.count_params()
-    layers = [(keras.ops.convert_to_numpy(layer.kernel), keras.ops.convert_to_numpy(layer.bias))
-              for layer in model.encoder.layers]
+    layers = [
+        (keras.ops.convert_to_numpy(layer.kernel), keras.ops.convert_to_numpy(layer.bias))
+        for layer in model.encoder.layers
+    ]
     biases = [keras.ops.convert_to_numpy(layer.bias) for layer in model.decoder.layers]
     expected = x
     for index, (kernel, bias) in enumerate(layers):
@@ -228,8 +246,9 @@ def test_tied_autoencoder_decodes_with_the_encoder_kernels_transposed(hidden_uni
     model.save(path)
     restored = keras.saving.load_model(path)
     assert restored.tied_weights
-    np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0),
-                               rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        restored.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6, atol=1e-6
+    )
 
 
 def test_hidden_activations_are_what_rho_hat_averages():
@@ -265,8 +284,9 @@ def test_full_estimate_refreshes_every_refresh_steps_across_epochs(steps_per_exe
     x = np.random.default_rng(0).uniform(0.1, 0.9, (64, 16)).astype("float32")
     model = SparseAutoencoder(16, 4, estimate="full", refresh_steps=10, seed=0)
     counter = _Refreshes(model)
-    model.compile(optimizer="adam", steps_per_execution=runtime.steps_per_execution(
-        steps_per_execution))
+    model.compile(
+        optimizer="adam", steps_per_execution=runtime.steps_per_execution(steps_per_execution)
+    )
     model.fit(x, batch_size=8, epochs=3, verbose=0)
     assert counter.count == 3
 
@@ -277,8 +297,10 @@ def test_sparsity_trace_records_the_current_weights_every_few_steps(steps_per_ex
 
     x = np.random.default_rng(0).uniform(0.1, 0.9, (80, 16)).astype("float32")
     model = SparseAutoencoder(16, 4, sparsity_target=0.05, beta=3.0, seed=0)
-    model.compile(optimizer=keras.optimizers.Adam(0.05), steps_per_execution=(
-        runtime.steps_per_execution(steps_per_execution)))
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.05),
+        steps_per_execution=(runtime.steps_per_execution(steps_per_execution)),
+    )
     trace = SparsityTrace(x, every=5)
     model.fit(x, batch_size=8, epochs=5, verbose=0, callbacks=[trace])
     assert trace.steps == list(range(5, 51, 5))  # 10 steps an epoch, counted across epochs

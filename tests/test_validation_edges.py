@@ -9,8 +9,9 @@ from lessonlib import backprop, gan_theory, kl, metrics
 from lessonlib.models import SparseAutoencoder
 
 
-@pytest.mark.parametrize("rho", [1.5, np.float32(1.5), np.array(1.5), np.array([0.1, -0.2]),
-                                 float("nan")])
+@pytest.mark.parametrize(
+    "rho", [1.5, np.float32(1.5), np.array(1.5), np.array([0.1, -0.2]), float("nan")]
+)
 def test_bernoulli_kl_ops_validate_a_concrete_rho(rho):
     rho_hat = keras.ops.convert_to_tensor(np.array([0.1, 0.2], "float32"))
     with pytest.raises(ValueError, match=r"`rho` must hold probabilities in \[0, 1\]"):
@@ -24,19 +25,27 @@ def test_bernoulli_kl_ops_validate_a_numpy_rho_hat_and_accept_tensors():
         kl.bernoulli_kl_derivative_ops(0.1, np.array([0.5, 1.5], "float32"))
     rho_hat = keras.ops.convert_to_tensor(np.array([0.05, 0.2], "float32"))
     # float32 against the float64 NumPy function: 1e-6 relative.
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(kl.bernoulli_kl_ops(0.1, rho_hat)),
-                               kl.bernoulli_kl(0.1, [0.05, 0.2]), rtol=1e-5)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(kl.bernoulli_kl_ops(0.1, rho_hat)),
+        kl.bernoulli_kl(0.1, [0.05, 0.2]),
+        rtol=1e-5,
+    )
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(kl.bernoulli_kl_derivative_ops(np.float64(0.1), rho_hat)),
-        kl.bernoulli_kl_derivative(0.1, [0.05, 0.2]), rtol=1e-5)
+        kl.bernoulli_kl_derivative(0.1, [0.05, 0.2]),
+        rtol=1e-5,
+    )
 
 
-@pytest.mark.parametrize("arguments, pattern", [
-    ((0.0, np.inf, 0.0, 1.0), r"`std_p` must be positive and finite.*std_p=inf"),
-    ((0.0, 1.0, 0.0, np.nan), r"`std_q` must be positive and finite"),
-    ((np.nan, 1.0, 0.0, 1.0), r"`mean_p` must be finite.*mean_p=nan"),
-    ((0.0, 1.0, [0.0, np.inf], 1.0), r"`mean_q` must be finite"),
-])
+@pytest.mark.parametrize(
+    "arguments, pattern",
+    [
+        ((0.0, np.inf, 0.0, 1.0), r"`std_p` must be positive and finite.*std_p=inf"),
+        ((0.0, 1.0, 0.0, np.nan), r"`std_q` must be positive and finite"),
+        ((np.nan, 1.0, 0.0, 1.0), r"`mean_p` must be finite.*mean_p=nan"),
+        ((0.0, 1.0, [0.0, np.inf], 1.0), r"`mean_q` must be finite"),
+    ],
+)
 def test_gaussian_kl_rejects_what_is_not_a_gaussian(arguments, pattern):
     with pytest.raises(ValueError, match=pattern):
         kl.gaussian_kl(*arguments)

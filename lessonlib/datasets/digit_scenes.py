@@ -26,21 +26,36 @@ def _resize(image, size):
 
 def _of_classes(images, labels, classes):
     """The digits of `classes` only; every class asked for must have at least one digit."""
-    if (not isinstance(classes, (tuple, list)) or not classes
-            or any(isinstance(c, bool) or not isinstance(c, (int, np.integer)) for c in classes)
-            or len(set(classes)) != len(classes)):
-        raise ValueError("`classes` must be a non-empty tuple or list of distinct digit "
-                         f"classes, e.g. (0, 3, 7). Received: classes={classes!r}")
+    if (
+        not isinstance(classes, (tuple, list))
+        or not classes
+        or any(isinstance(c, bool) or not isinstance(c, (int, np.integer)) for c in classes)
+        or len(set(classes)) != len(classes)
+    ):
+        raise ValueError(
+            "`classes` must be a non-empty tuple or list of distinct digit "
+            f"classes, e.g. (0, 3, 7). Received: classes={classes!r}"
+        )
     missing = sorted(set(classes) - set(np.unique(labels).tolist()))
     if missing:
-        raise ValueError(f"`classes` asks for {missing}, which no digit in `labels` has. "
-                         f"Received: classes={classes!r}")
+        raise ValueError(
+            f"`classes` asks for {missing}, which no digit in `labels` has. "
+            f"Received: classes={classes!r}"
+        )
     keep = np.isin(labels, classes)
     return images[keep], labels[keep]
 
 
-def make_digit_scenes(images, labels, num_scenes, canvas_size=64, digits_per_scene=(2, 4),
-                      digit_size=(20, 36), classes=None, seed=0):
+def make_digit_scenes(
+    images,
+    labels,
+    num_scenes,
+    canvas_size=64,
+    digits_per_scene=(2, 4),
+    digit_size=(20, 36),
+    classes=None,
+    seed=0,
+):
     """Compose digit scenes from digit images.
 
     Digits are placed where they do not overlap an earlier digit's box when possible (up to 30
@@ -68,19 +83,28 @@ def make_digit_scenes(images, labels, num_scenes, canvas_size=64, digits_per_sce
     num_scenes = _validation.positive_int("num_scenes", num_scenes)
     canvas_size = _validation.positive_int("canvas_size", canvas_size)
     for name, pair in (("digits_per_scene", digits_per_scene), ("digit_size", digit_size)):
-        if (not isinstance(pair, (tuple, list)) or len(pair) != 2
-                or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in pair)
-                or pair[0] > pair[1]):
-            raise ValueError(f"`{name}` must be (smallest, largest), positive integers. "
-                             f"Received: {name}={pair!r}")
+        if (
+            not isinstance(pair, (tuple, list))
+            or len(pair) != 2
+            or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in pair)
+            or pair[0] > pair[1]
+        ):
+            raise ValueError(
+                f"`{name}` must be (smallest, largest), positive integers. "
+                f"Received: {name}={pair!r}"
+            )
     if digit_size[1] > canvas_size:
-        raise ValueError(f"`digit_size` must fit the canvas of {canvas_size} pixels. "
-                         f"Received: digit_size={digit_size!r}")
+        raise ValueError(
+            f"`digit_size` must fit the canvas of {canvas_size} pixels. "
+            f"Received: digit_size={digit_size!r}"
+        )
     images = np.asarray(images)
     labels = np.asarray(labels)
     if images.ndim != 3 or len(images) != len(labels) or len(images) == 0:
-        raise ValueError("`images` must be (N, height, width) with one label each. Received: "
-                         f"images of shape {images.shape}, labels of shape {labels.shape}")
+        raise ValueError(
+            "`images` must be (N, height, width) with one label each. Received: "
+            f"images of shape {images.shape}, labels of shape {labels.shape}"
+        )
     if classes is not None:
         images, labels = _of_classes(images, labels, classes)
     rng = np.random.default_rng(seed)
@@ -93,8 +117,10 @@ def make_digit_scenes(images, labels, num_scenes, canvas_size=64, digits_per_sce
             size = int(rng.integers(digit_size[0], digit_size[1] + 1))
             for _ in range(_PLACEMENT_TRIES):
                 top, left = rng.integers(0, canvas_size - size + 1, size=2)
-                if not any(top < b + s and b < top + size and left < c + s and c < left + size
-                           for b, c, s in boxes):
+                if not any(
+                    top < b + s and b < top + size and left < c + s and c < left + size
+                    for b, c, s in boxes
+                ):
                     break
             boxes.append((top, left, size))
             digit = _resize(images[index].astype(np.float32) / 255, size)
@@ -119,10 +145,13 @@ def load_digit_scenes(num_train, num_test, canvas_size=64, seed=0, verbose=True,
     Returns:
         `(x_train, y_train), (x_test, y_test)` as `make_digit_scenes` returns them.
     """
-    (train_images, train_labels), (test_images, test_labels) = load_mnist(seed=seed,
-                                                                          verbose=verbose)
-    train = make_digit_scenes(train_images, train_labels, num_train, canvas_size, seed=seed,
-                              **options)
-    test = make_digit_scenes(test_images, test_labels, num_test, canvas_size, seed=seed + 1,
-                             **options)
+    (train_images, train_labels), (test_images, test_labels) = load_mnist(
+        seed=seed, verbose=verbose
+    )
+    train = make_digit_scenes(
+        train_images, train_labels, num_train, canvas_size, seed=seed, **options
+    )
+    test = make_digit_scenes(
+        test_images, test_labels, num_test, canvas_size, seed=seed + 1, **options
+    )
     return train, test

@@ -36,7 +36,8 @@ class Mixture1D:
             _validation.positive_number("stds entries", std)
         if any(weight < 0 for weight in self.weights) or not np.isclose(sum(self.weights), 1):
             raise ValueError(
-                f"`weights` must be >= 0 and sum to 1. Received: weights={self.weights}")
+                f"`weights` must be >= 0 and sum to 1. Received: weights={self.weights}"
+            )
 
     def density(self, x):
         """p(x) at each point of `x` (NumPy float64)."""
@@ -119,8 +120,10 @@ class ModeCoverage:
         return float(0.5 * np.abs(self.shares - 1 / len(self.counts)).sum())
 
     def __str__(self):
-        return (f"{self.modes_hit} of {len(self.counts)} modes hit, "
-                f"{self.high_quality_share:.0%} of samples within 3 std of a mode")
+        return (
+            f"{self.modes_hit} of {len(self.counts)} modes hit, "
+            f"{self.high_quality_share:.0%} of samples within 3 std of a mode"
+        )
 
 
 def mode_coverage(samples, modes=8, radius=2.0, std=0.02, min_count=None):
@@ -140,8 +143,10 @@ def mode_coverage(samples, modes=8, radius=2.0, std=0.02, min_count=None):
     """
     samples = np.asarray(samples, dtype=np.float64)
     if samples.ndim != 2 or samples.shape[1] != 2 or len(samples) == 0:
-        raise ValueError(f"`samples` must be 2-D points, shape (n, 2). Received: samples of "
-                         f"shape {samples.shape}")
+        raise ValueError(
+            f"`samples` must be 2-D points, shape (n, 2). Received: samples of "
+            f"shape {samples.shape}"
+        )
     std = _validation.positive_number("std", std)
     if min_count is None:
         min_count = max(1, len(samples) // 100)
@@ -151,5 +156,6 @@ def mode_coverage(samples, modes=8, radius=2.0, std=0.02, min_count=None):
     nearest = distances.argmin(axis=1)
     close = distances[np.arange(len(samples)), nearest] <= 3 * std
     counts = np.bincount(nearest[close], minlength=len(centers))
-    return ModeCoverage(int(np.sum(counts >= min_count)), float(close.mean()),
-                        tuple(int(count) for count in counts))
+    return ModeCoverage(
+        int(np.sum(counts >= min_count)), float(close.mean()), tuple(int(count) for count in counts)
+    )

@@ -7,5 +7,14 @@ from lessonlib.grading.grader import GradingError, Options, PartResult, grade_no
 from lessonlib.grading.release import release, student_version
 from lessonlib.grading.sandbox import Limits
 
-__all__ = ["Exercise", "GradingError", "Limits", "Options", "PartResult", "find_exercises",
-           "grade_notebook", "release", "student_version"]
+__all__ = [
+    "Exercise",
+    "GradingError",
+    "Limits",
+    "Options",
+    "PartResult",
+    "find_exercises",
+    "grade_notebook",
+    "release",
+    "student_version",
+]

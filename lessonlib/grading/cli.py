@@ -23,8 +23,18 @@ from lessonlib.grading.release import release
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MAX_NOTEBOOK_MB = 20
 MAX_MESSAGE = 500
-FIELDS = ["student", "submission", "lesson", "exercise", "part", "points", "max_points",
-          "passed", "message", "sandbox"]
+FIELDS = [
+    "student",
+    "submission",
+    "lesson",
+    "exercise",
+    "part",
+    "points",
+    "max_points",
+    "passed",
+    "message",
+    "sandbox",
+]
 
 
 def read_submission(path, max_mb=MAX_NOTEBOOK_MB):
@@ -42,29 +52,34 @@ def read_submission(path, max_mb=MAX_NOTEBOOK_MB):
     if stat.S_ISLNK(info.st_mode):
         raise NotebookError(f"{path} is a symbolic link; only regular files are graded")
     if not stat.S_ISREG(info.st_mode):
-        kind = ("a FIFO" if stat.S_ISFIFO(info.st_mode) else "a folder"
-                if stat.S_ISDIR(info.st_mode) else "a device or socket")
+        kind = (
+            "a FIFO"
+            if stat.S_ISFIFO(info.st_mode)
+            else "a folder"
+            if stat.S_ISDIR(info.st_mode)
+            else "a device or socket"
+        )
         raise NotebookError(f"{path} is {kind}; only regular files are graded")
     limit = max_mb * 2**20
     if info.st_size > limit:
-        raise NotebookError(f"{path} is {info.st_size / 2**20:.0f} MB, above the limit of "
-                            f"{max_mb} MB for a notebook")
+        raise NotebookError(
+            f"{path} is {info.st_size / 2**20:.0f} MB, above the limit of "
+            f"{max_mb} MB for a notebook"
+        )
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as error:
         raise NotebookError(f"{path} cannot be read: {error.strerror}") from None
     with os.fdopen(descriptor, "rb") as file:
         if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
-            raise NotebookError(f"{path} changed while it was read; only regular files are "
-                                "graded")
+            raise NotebookError(f"{path} changed while it was read; only regular files are graded")
         raw = file.read(limit + 1)
     if len(raw) > limit:
         raise NotebookError(f"{path} is above the limit of {max_mb} MB for a notebook")
     try:
         return nbformat.read(io.StringIO(raw.decode("utf-8")), as_version=4)
     except Exception as error:  # JSON, encoding and nbformat's own errors
-        raise NotebookError(f"{path} cannot be read as a notebook: {str(error)[:200]}") \
-            from None
+        raise NotebookError(f"{path} cannot be read as a notebook: {str(error)[:200]}") from None
 
 
 def _lesson_for(submission, notebook, sources):
@@ -75,8 +90,17 @@ def _lesson_for(submission, notebook, sources):
     if notebook is None:
         return None
     ids = {cell.metadata.get("nbgrader", {}).get("grade_id") for cell in notebook.cells}
-    scores = {path: len(ids & {grade_id for exercise in find_exercises(read_notebook(path))
-                               for grade_id in exercise.solution_ids}) for path in sources}
+    scores = {
+        path: len(
+            ids
+            & {
+                grade_id
+                for exercise in find_exercises(read_notebook(path))
+                for grade_id in exercise.solution_ids
+            }
+        )
+        for path in sources
+    }
     best = max(scores, key=scores.get, default=None)
     return best if best is not None and scores[best] > 0 else None
 
@@ -96,9 +120,15 @@ def clean(value, limit=MAX_MESSAGE):
     characters (terminal escapes included), no bidirectional overrides, and no unencodable
     characters (lone surrogates)."""
     text = str(value)[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
-    return "".join(" " if (ord(char) < 32 and char != "\n") or 127 <= ord(char) < 160
-                   or 0x202A <= ord(char) <= 0x202E or 0x2066 <= ord(char) <= 0x2069
-                   else char for char in text)
+    return "".join(
+        " "
+        if (ord(char) < 32 and char != "\n")
+        or 127 <= ord(char) < 160
+        or 0x202A <= ord(char) <= 0x202E
+        or 0x2066 <= ord(char) <= 0x2069
+        else char
+        for char in text
+    )
 
 
 def csv_safe(value):
@@ -109,8 +139,13 @@ def csv_safe(value):
 
 
 def _row(student, submission, lesson, result, mode):
-    row = {"student": clean(student, 200), "submission": clean(submission, 1000),
-           "lesson": lesson, **dataclasses.asdict(result), "sandbox": mode}
+    row = {
+        "student": clean(student, 200),
+        "submission": clean(submission, 1000),
+        "lesson": lesson,
+        **dataclasses.asdict(result),
+        "sandbox": mode,
+    }
     row["message"] = clean(row["message"])
     return row
 
@@ -120,9 +155,11 @@ def _table(rows):
     for row in rows:
         mark = "ok" if row["passed"] else "FAIL"
         message = row["message"].replace("\n", " ")
-        lines.append(f"{row['student'][:15]:<16}{row['exercise'][:23]:<24}{row['part']:<9}"
-                     f"{row['points']:>4.1f}/{row['max_points']:<3.1f}  {mark:4} "
-                     f"{message[:90]}")
+        lines.append(
+            f"{row['student'][:15]:<16}{row['exercise'][:23]:<24}{row['part']:<9}"
+            f"{row['points']:>4.1f}/{row['max_points']:<3.1f}  {mark:4} "
+            f"{message[:90]}"
+        )
     return "\n".join(lines)
 
 
@@ -162,63 +199,91 @@ def _write_atomically(path, text):
 
 def _sandbox_mode(no_sandbox):
     if no_sandbox:
-        print("warning: grading WITHOUT a sandbox (--no-sandbox): the students' code runs "
-              "with your user's files and environment; the results record it.",
-              file=sys.stderr)
+        print(
+            "warning: grading WITHOUT a sandbox (--no-sandbox): the students' code runs "
+            "with your user's files and environment; the results record it.",
+            file=sys.stderr,
+        )
         return False, "none (--no-sandbox)"
     ok, why = sandbox.available()
     if not ok:
-        raise ValueError(f"No sandbox is available: {why}. Install Bubblewrap, or pass "
-                         "--no-sandbox to grade without one (trusted submissions only).")
+        raise ValueError(
+            f"No sandbox is available: {why}. Install Bubblewrap, or pass "
+            "--no-sandbox to grade without one (trusted submissions only)."
+        )
     return True, "bubblewrap"
 
 
-def grade(submissions, out, source, lesson=None, jobs=None, cell_timeout=grader.CELL_TIMEOUT,
-          notebook_timeout=grader.NOTEBOOK_TIMEOUT, no_sandbox=False, limits=None,
-          max_notebook_mb=MAX_NOTEBOOK_MB):
+def grade(
+    submissions,
+    out,
+    source,
+    lesson=None,
+    jobs=None,
+    cell_timeout=grader.CELL_TIMEOUT,
+    notebook_timeout=grader.NOTEBOOK_TIMEOUT,
+    no_sandbox=False,
+    limits=None,
+    max_notebook_mb=MAX_NOTEBOOK_MB,
+):
     """Grade submissions, each in a sandbox; write `out` (CSV) and the same rows as JSON
     beside it, once every sandbox is gone.
 
     Returns:
         list of result rows (dicts), one per graded part of each exercise of each submission.
     """
-    for name, value in (("jobs", jobs), ("cell_timeout", cell_timeout),
-                        ("notebook_timeout", notebook_timeout),
-                        ("max_notebook_mb", max_notebook_mb)):
+    for name, value in (
+        ("jobs", jobs),
+        ("cell_timeout", cell_timeout),
+        ("notebook_timeout", notebook_timeout),
+        ("max_notebook_mb", max_notebook_mb),
+    ):
         if value is not None and (not isinstance(value, int) or value < 1):
-            raise ValueError(f"`--{name.replace('_', '-')}` must be a positive integer. "
-                             f"Received: {value!r}")
+            raise ValueError(
+                f"`--{name.replace('_', '-')}` must be a positive integer. Received: {value!r}"
+            )
     source = pathlib.Path(source)
     if not source.exists():
-        raise ValueError(f"`--source` must be a notebook or a folder of notebooks. "
-                         f"Received: --source={source}")
+        raise ValueError(
+            f"`--source` must be a notebook or a folder of notebooks. Received: --source={source}"
+        )
     sources = sorted(source.glob("*.ipynb")) if source.is_dir() else [source]
     if lesson is not None:
         matches = [path for path in sources if path.stem == lesson or path.name == lesson]
         if not matches:
-            raise ValueError(f"`--lesson` must name a notebook in {source}. "
-                             f"Received: --lesson={lesson!r}")
+            raise ValueError(
+                f"`--lesson` must name a notebook in {source}. Received: --lesson={lesson!r}"
+            )
         sources = matches
     out = pathlib.Path(out)
     paths = [pathlib.Path(path) for path in submissions]
     if out.suffix.lower() in (".json", ".ipynb") or any(
-            os.path.abspath(item) in (os.path.abspath(out), os.path.abspath(
-                out.with_suffix(".json"))) for item in paths + sources):
-        raise ValueError(f"`--out` must be a new CSV file, not a notebook, a submission or "
-                         f"the JSON file written beside it. Received: --out={out}")
+        os.path.abspath(item) in (os.path.abspath(out), os.path.abspath(out.with_suffix(".json")))
+        for item in paths + sources
+    ):
+        raise ValueError(
+            f"`--out` must be a new CSV file, not a notebook, a submission or "
+            f"the JSON file written beside it. Received: --out={out}"
+        )
     use_sandbox, mode = _sandbox_mode(no_sandbox)
     hidden = tuple(str(pathlib.Path(path).resolve().parent) for path in paths) + (
-        str(out.resolve().parent), str(source.resolve()))
-    options = grader.Options(use_sandbox, cell_timeout, notebook_timeout,
-                             limits or sandbox.Limits(), hidden)
+        str(out.resolve().parent),
+        str(source.resolve()),
+    )
+    options = grader.Options(
+        use_sandbox, cell_timeout, notebook_timeout, limits or sandbox.Limits(), hidden
+    )
 
     start = time.perf_counter()
     entries = []  # (path, student, lesson path or None, notebook or problem)
     for path in paths:
         notebook, problem = None, None
         try:
-            if any(os.path.abspath(path) == os.path.abspath(item) or
-                   (path.exists() and os.path.samefile(path, item)) for item in sources):
+            if any(
+                os.path.abspath(path) == os.path.abspath(item)
+                or (path.exists() and os.path.samefile(path, item))
+                for item in sources
+            ):
                 raise NotebookError(f"{path} is an instructor notebook, not a submission")
             notebook = read_submission(path, max_notebook_mb)
         except NotebookError as error:
@@ -230,24 +295,39 @@ def grade(submissions, out, source, lesson=None, jobs=None, cell_timeout=grader.
         owners.setdefault(entry[1], []).append(entry)
     for student, owned in owners.items():
         if len(owned) > 1:
-            print(f"warning: {len(owned)} submissions map to student {student!r} "
-                  f"({', '.join(str(entry[0]) for entry in owned)}); each is listed under "
-                  "its file name", file=sys.stderr)
+            print(
+                f"warning: {len(owned)} submissions map to student {student!r} "
+                f"({', '.join(str(entry[0]) for entry in owned)}); each is listed under "
+                "its file name",
+                file=sys.stderr,
+            )
             for entry in owned:
                 entry[1] = f"{student} [{entry[0]}]"
 
     rows = []
     jobs = max(1, jobs or os.cpu_count() or 1)
     for match in sorted({entry[2] for entry in entries if entry[2] is not None}):
-        rows += _grade_lesson(match, [entry for entry in entries if entry[2] == match],
-                              options, jobs, mode)
+        rows += _grade_lesson(
+            match, [entry for entry in entries if entry[2] == match], options, jobs, mode
+        )
     for path, student, match, _, problem in entries:
         if match is None:
-            rows.append({"student": clean(student, 200), "submission": clean(path, 1000),
-                         "lesson": "", "exercise": "(all)", "part": "-", "points": 0.0,
-                         "max_points": 0.0, "passed": False, "sandbox": mode,
-                         "message": clean(problem or "Cannot tell which lesson this answers; "
-                                                     "pass --lesson.")})
+            rows.append(
+                {
+                    "student": clean(student, 200),
+                    "submission": clean(path, 1000),
+                    "lesson": "",
+                    "exercise": "(all)",
+                    "part": "-",
+                    "points": 0.0,
+                    "max_points": 0.0,
+                    "passed": False,
+                    "sandbox": mode,
+                    "message": clean(
+                        problem or "Cannot tell which lesson this answers; pass --lesson."
+                    ),
+                }
+            )
     order = {clean(entry[0], 1000): index for index, entry in enumerate(entries)}
     rows.sort(key=lambda row: order.get(row["submission"], len(order)))
     seconds = time.perf_counter() - start
@@ -256,8 +336,10 @@ def grade(submissions, out, source, lesson=None, jobs=None, cell_timeout=grader.
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=FIELDS, extrasaction="ignore")
     writer.writeheader()
-    writer.writerows({key: csv_safe(value) if isinstance(value, str) else value
-                      for key, value in row.items()} for row in rows)
+    writer.writerows(
+        {key: csv_safe(value) if isinstance(value, str) else value for key, value in row.items()}
+        for row in rows
+    )
     _write_atomically(out, text.getvalue())
     _write_atomically(out.with_suffix(".json"), json.dumps(rows, indent=1))
     print(_table(rows))
@@ -265,8 +347,10 @@ def grade(submissions, out, source, lesson=None, jobs=None, cell_timeout=grader.
     for student, (points, maximum) in _totals(rows).items():
         print(f"{student:<16}{points:>6.1f} / {maximum:.1f}")
     rate = len(paths) / seconds * 60 if seconds else float("inf")
-    print(f"\ngraded {len(paths)} submissions in {seconds:.1f} s ({rate:.1f} per minute, "
-          f"{jobs} in parallel, sandbox: {mode}); wrote {out} and {out.with_suffix('.json')}")
+    print(
+        f"\ngraded {len(paths)} submissions in {seconds:.1f} s ({rate:.1f} per minute, "
+        f"{jobs} in parallel, sandbox: {mode}); wrote {out} and {out.with_suffix('.json')}"
+    )
     return rows
 
 
@@ -277,20 +361,26 @@ def _grade_lesson(lesson, entries, options, jobs, mode):
     plan = grader.Plan.of(source)
     for path, student, _, _, problem in entries:
         if problem is not None:
-            rows += [_row(student, path, lesson.stem, result, mode)
-                     for result in grader.unreadable(plan, problem)]
+            rows += [
+                _row(student, path, lesson.stem, result, mode)
+                for result in grader.unreadable(plan, problem)
+            ]
     readable = [entry for entry in entries if entry[4] is None]
     if not readable:
         return rows
-    with tempfile.TemporaryDirectory(prefix="lessonlib-grading-") as folder, \
-            grader.judging(source, options, folder) as (plan, judge, overlay):
+    with (
+        tempfile.TemporaryDirectory(prefix="lessonlib-grading-") as folder,
+        grader.judging(source, options, folder) as (plan, judge, overlay),
+    ):
         tasks = {}
         context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs,
-                                                    mp_context=context) as pool:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
             for entry in readable:
-                tasks[pool.submit(_student_task, (plan, entry[3], judge.calls_folder,
-                                                  options, overlay))] = entry
+                tasks[
+                    pool.submit(
+                        _student_task, (plan, entry[3], judge.calls_folder, options, overlay)
+                    )
+                ] = entry
             for future in concurrent.futures.as_completed(tasks):
                 path, student = tasks[future][:2]
                 try:
@@ -302,8 +392,12 @@ def _grade_lesson(lesson, entries, options, jobs, mode):
     return rows
 
 
-def check(notebook, cell_timeout=grader.CELL_TIMEOUT, notebook_timeout=grader.NOTEBOOK_TIMEOUT,
-          source=None):
+def check(
+    notebook,
+    cell_timeout=grader.CELL_TIMEOUT,
+    notebook_timeout=grader.NOTEBOOK_TIMEOUT,
+    source=None,
+):
     """Run a student's notebook against the lesson's visible checks; print which pass.
 
     The lesson is found among the instructor notebooks in `source` (the course's by default),
@@ -316,11 +410,18 @@ def check(notebook, cell_timeout=grader.CELL_TIMEOUT, notebook_timeout=grader.NO
     submitted = read_submission(notebook)
     lesson = _lesson_for(notebook, submitted, sources)
     if lesson is None:
-        raise ValueError(f"Cannot tell which lesson {notebook} answers: none of the "
-                         f"notebooks in {source} has its exercises. Pass --source.")
+        raise ValueError(
+            f"Cannot tell which lesson {notebook} answers: none of the "
+            f"notebooks in {source} has its exercises. Pass --source."
+        )
     use_sandbox = sandbox.available()[0]
-    options = grader.Options(use_sandbox, cell_timeout, notebook_timeout,
-                             hidden=(str(notebook.resolve().parent),), visible_only=True)
+    options = grader.Options(
+        use_sandbox,
+        cell_timeout,
+        notebook_timeout,
+        hidden=(str(notebook.resolve().parent),),
+        visible_only=True,
+    )
     results = grader.grade_notebook(read_notebook(lesson), submitted, options)
     rows = [{"student": notebook.stem, **dataclasses.asdict(result)} for result in results]
     rows = [{**row, "message": clean(row["message"])} for row in rows]
@@ -341,25 +442,38 @@ def main(argv=None):
     release_parser.add_argument("--out", required=True, help="folder for the student versions")
     check_parser = commands.add_parser("check", help="which exercises of a notebook pass")
     check_parser.add_argument("notebook")
-    check_parser.add_argument("--source", help="the instructor notebooks (default: the "
-                              "course's)")
+    check_parser.add_argument("--source", help="the instructor notebooks (default: the course's)")
     grade_parser = commands.add_parser("grade", help="grade submissions, each in a sandbox")
     grade_parser.add_argument("submissions", nargs="+")
     grade_parser.add_argument("--out", required=True, help="CSV file; JSON goes beside it")
-    grade_parser.add_argument("--source", default=str(ROOT / "notebooks"),
-                              help="the instructor notebooks (default: the course's)")
+    grade_parser.add_argument(
+        "--source",
+        default=str(ROOT / "notebooks"),
+        help="the instructor notebooks (default: the course's)",
+    )
     grade_parser.add_argument("--lesson", help="the lesson all submissions answer")
     grade_parser.add_argument("--jobs", type=int, help="parallel sandboxes (default: cores)")
-    grade_parser.add_argument("--no-sandbox", action="store_true",
-                              help="run the students' code without a sandbox (trusted "
-                                   "submissions only; recorded in the results)")
+    grade_parser.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run the students' code without a sandbox (trusted "
+        "submissions only; recorded in the results)",
+    )
     defaults = sandbox.Limits()
     for field in dataclasses.fields(sandbox.Limits):
         default = getattr(defaults, field.name)
-        grade_parser.add_argument(f"--{field.name.replace('_', '-')}", type=int,
-                                  default=default, help=f"each sandbox's limit ({default})")
-    grade_parser.add_argument("--max-notebook-mb", type=int, default=MAX_NOTEBOOK_MB,
-                              help="larger submissions are refused unread")
+        grade_parser.add_argument(
+            f"--{field.name.replace('_', '-')}",
+            type=int,
+            default=default,
+            help=f"each sandbox's limit ({default})",
+        )
+    grade_parser.add_argument(
+        "--max-notebook-mb",
+        type=int,
+        default=MAX_NOTEBOOK_MB,
+        help="larger submissions are refused unread",
+    )
     for sub in (check_parser, grade_parser):
         sub.add_argument("--cell-timeout", type=int, default=grader.CELL_TIMEOUT)
         sub.add_argument("--notebook-timeout", type=int, default=grader.NOTEBOOK_TIMEOUT)
@@ -369,14 +483,31 @@ def main(argv=None):
             for path in release(arguments.source, arguments.out):
                 print(f"wrote {path}")
         elif arguments.command == "check":
-            check(arguments.notebook, arguments.cell_timeout, arguments.notebook_timeout,
-                  arguments.source)
+            check(
+                arguments.notebook,
+                arguments.cell_timeout,
+                arguments.notebook_timeout,
+                arguments.source,
+            )
         else:
-            limits = sandbox.Limits(**{field.name: getattr(arguments, field.name)
-                                       for field in dataclasses.fields(sandbox.Limits)})
-            grade(arguments.submissions, arguments.out, arguments.source, arguments.lesson,
-                  arguments.jobs, arguments.cell_timeout, arguments.notebook_timeout,
-                  arguments.no_sandbox, limits, arguments.max_notebook_mb)
+            limits = sandbox.Limits(
+                **{
+                    field.name: getattr(arguments, field.name)
+                    for field in dataclasses.fields(sandbox.Limits)
+                }
+            )
+            grade(
+                arguments.submissions,
+                arguments.out,
+                arguments.source,
+                arguments.lesson,
+                arguments.jobs,
+                arguments.cell_timeout,
+                arguments.notebook_timeout,
+                arguments.no_sandbox,
+                limits,
+                arguments.max_notebook_mb,
+            )
     except (ValueError, NotebookError, grader.GradingError) as error:
         print(f"error: {clean(error, 4000)}", file=sys.stderr)
         return 2

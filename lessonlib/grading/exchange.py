@@ -72,9 +72,13 @@ def to_data(value, depth=0):
         return {"__dict__": {key: to_data(item, depth + 1) for key, item in value.items()}}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         kind = type(value)
-        return {"__dataclass__": f"{kind.__module__}.{kind.__qualname__}",
-                "fields": {field.name: to_data(getattr(value, field.name), depth + 1)
-                           for field in dataclasses.fields(value)}}
+        return {
+            "__dataclass__": f"{kind.__module__}.{kind.__qualname__}",
+            "fields": {
+                field.name: to_data(getattr(value, field.name), depth + 1)
+                for field in dataclasses.fields(value)
+            },
+        }
     array = _tensor_to_numpy(value)
     if array is not None:
         return _array(array)
@@ -108,8 +112,10 @@ def from_data(data, allow_dataclasses=False, depth=0, budget=None):
     if "__tuple__" in data:
         return tuple(from_data(data["__tuple__"], allow_dataclasses, depth + 1, budget))
     if "__dict__" in data and isinstance(data["__dict__"], dict):
-        return {str(key): from_data(item, allow_dataclasses, depth + 1, budget)
-                for key, item in data["__dict__"].items()}
+        return {
+            str(key): from_data(item, allow_dataclasses, depth + 1, budget)
+            for key, item in data["__dict__"].items()
+        }
     if "__int__" in data:
         return int(str(data["__int__"])[:400])
     if "__float__" in data and data["__float__"] in ("nan", "inf", "-inf"):

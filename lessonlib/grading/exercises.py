@@ -91,14 +91,16 @@ def find_exercises(notebook):
                 raise ValueError(
                     f"The graded cell {meta.get('grade_id')!r} has no solution cell before it."
                 )
-            exercises.append(Exercise(
-                name=pending[0] if len(pending) == 1 else "+".join(pending),
-                solution_ids=tuple(pending),
-                check_id=meta["grade_id"],
-                points=float(meta["points"]),
-                has_hidden_tests=BEGIN_HIDDEN in cell.source,
-                references=tuple(cell.metadata.get("lessonlib", {}).get("references", ())),
-            ))
+            exercises.append(
+                Exercise(
+                    name=pending[0] if len(pending) == 1 else "+".join(pending),
+                    solution_ids=tuple(pending),
+                    check_id=meta["grade_id"],
+                    points=float(meta["points"]),
+                    has_hidden_tests=BEGIN_HIDDEN in cell.source,
+                    references=tuple(cell.metadata.get("lessonlib", {}).get("references", ())),
+                )
+            )
             pending = []
     return exercises
 

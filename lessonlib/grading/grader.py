@@ -79,7 +79,7 @@ class Options:
     cell_timeout: int = CELL_TIMEOUT
     notebook_timeout: int = NOTEBOOK_TIMEOUT
     limits: Limits = Limits()
-    hidden: tuple = ()        # paths no kernel may see (submissions, outputs, instructor files)
+    hidden: tuple = ()  # paths no kernel may see (submissions, outputs, instructor files)
     visible_only: bool = False  # `check`: a student's own run, without the hidden tests
 
 
@@ -87,11 +87,11 @@ class Options:
 class Part:
     index: int
     exercise: str
-    kind: str      # "visible" or "hidden"
+    kind: str  # "visible" or "hidden"
     points: float
     code: str
-    names: tuple   # what the solutions define up to this check
-    cell: int      # the check cell's index in the source
+    names: tuple  # what the solutions define up to this check
+    cell: int  # the check cell's index in the source
 
 
 @dataclasses.dataclass
@@ -100,14 +100,17 @@ class Plan:
 
     source: object
     parts: list
-    solutions: dict    # grade_id -> exercise name
+    solutions: dict  # grade_id -> exercise name
     references: tuple
 
     @classmethod
     def of(cls, source, visible_only=False):
         exercises = {exercise.check_id: exercise for exercise in find_exercises(source)}
-        solutions = {grade_id: exercise.name for exercise in exercises.values()
-                     for grade_id in exercise.solution_ids}
+        solutions = {
+            grade_id: exercise.name
+            for exercise in exercises.values()
+            for grade_id in exercise.solution_ids
+        }
         parts, names = [], []
         for position, cell in enumerate(source.cells):
             meta = nbgrader_metadata(cell)
@@ -125,10 +128,22 @@ class Plan:
             for kind, code in halves:
                 if visible_only and kind == "hidden":
                     continue
-                parts.append(Part(len(parts), exercise.name, kind,
-                                  exercise.points / len(halves), code, tuple(names), position))
-        references = tuple(sorted({reference for exercise in exercises.values()
-                                   for reference in exercise.references}))
+                parts.append(
+                    Part(
+                        len(parts),
+                        exercise.name,
+                        kind,
+                        exercise.points / len(halves),
+                        code,
+                        tuple(names),
+                        position,
+                    )
+                )
+        references = tuple(
+            sorted(
+                {reference for exercise in exercises.values() for reference in exercise.references}
+            )
+        )
         return cls(source, parts, solutions, references)
 
     def check_cells(self):
@@ -176,8 +191,7 @@ def _client_class():
                 # Widgets are not graded: their messages are ignored, so the client never
                 # plays a widget front end (which sends messages back to the kernel).
                 return None
-            if kind in ("status", "execute_input", "clear_output") or not isinstance(
-                    content, dict):
+            if kind in ("status", "execute_input", "clear_output") or not isinstance(content, dict):
                 return super().process_message(msg, cell, cell_index)
             if kind == "error":  # kept, cut: the grader reads its name and value
                 content["evalue"] = str(content.get("evalue", ""))[:2000]
@@ -186,9 +200,14 @@ def _client_class():
             data = content.get("data")
             if kind == "display_data" and isinstance(data, dict) and kernel.MIME in data:
                 allowed = self.answer_cells is None or (
-                    cell_index in self.answer_cells and not _payloads(cell))
-                if allowed and len(data) == 1 and isinstance(data[kernel.MIME], str) and (
-                        self.answer_cells is None or len(data[kernel.MIME]) <= ANSWER_BYTES):
+                    cell_index in self.answer_cells and not _payloads(cell)
+                )
+                if (
+                    allowed
+                    and len(data) == 1
+                    and isinstance(data[kernel.MIME], str)
+                    and (self.answer_cells is None or len(data[kernel.MIME]) <= ANSWER_BYTES)
+                ):
                     return super().process_message(msg, cell, cell_index)
                 return None
             size = len(json.dumps(content, default=str))
@@ -196,9 +215,13 @@ def _client_class():
             if self.kept <= self.output_bytes:
                 return super().process_message(msg, cell, cell_index)
             if self.kept - size <= self.output_bytes:
-                cell.setdefault("outputs", []).append(nbformat.v4.new_output(
-                    "stream", name="stderr",
-                    text=f"[output past {self.output_bytes // 1024} KiB dropped by the grader]"))
+                cell.setdefault("outputs", []).append(
+                    nbformat.v4.new_output(
+                        "stream",
+                        name="stderr",
+                        text=f"[output past {self.output_bytes // 1024} KiB dropped by the grader]",
+                    )
+                )
             return None
 
     return CappedClient
@@ -243,22 +266,28 @@ def _shut_down(manager):
             pass
 
 
-def _kernel_manager(options, folder, readable=(), overlay=None,
-                    max_message_bytes=MESSAGE_BYTES):
+def _kernel_manager(options, folder, readable=(), overlay=None, max_message_bytes=MESSAGE_BYTES):
     """A kernel manager for a sandbox whose sockets, working folder and home live in `folder`
     (a new, empty host folder the grader owns)."""
     ipc = folder / "ipc"
     ipc.mkdir()
     manager = sandbox.SandboxedKernelManager(
-        kernel_name="python3", transport="ipc", ip=str(ipc / "k"),
-        connection_file=str(ipc / "kernel.json"))
+        kernel_name="python3",
+        transport="ipc",
+        ip=str(ipc / "k"),
+        connection_file=str(ipc / "kernel.json"),
+    )
     manager.client_factory = _kernel_client_class(max_message_bytes)
     manager.sandbox, manager.limits = options.sandbox, options.limits
     hidden = tuple(options.hidden) + (str(NOTEBOOKS),)
     if options.sandbox:
         overlays = [(overlay or LESSONLIB, LESSONLIB)]
-        manager.sandbox_options = {"writable": [ipc], "readable": list(readable),
-                                   "overlays": overlays, "hidden": hidden}
+        manager.sandbox_options = {
+            "writable": [ipc],
+            "readable": list(readable),
+            "overlays": overlays,
+            "hidden": hidden,
+        }
         manager.kernel_env = sandbox.kernel_environment()
     else:
         home = folder / "home"
@@ -292,8 +321,9 @@ class Judge:
     def _payload(self, cell, what):
         payloads = _payloads(cell)
         if not payloads:
-            raise GradingError(f"The judge could not {what}: "
-                               f"{_cell_error(cell) or 'it gave no result'}")
+            raise GradingError(
+                f"The judge could not {what}: {_cell_error(cell) or 'it gave no result'}"
+            )
         return json.loads(payloads[-1])
 
     def start(self, tries=2):
@@ -307,20 +337,24 @@ class Judge:
             except (CellTimeoutError, DeadKernelError) as error:
                 self.close()
                 if attempt == tries - 1:
-                    raise GradingError(f"The instructor's notebook did not run: {error}") \
-                        from None
+                    raise GradingError(f"The instructor's notebook did not run: {error}") from None
 
     def _start(self):
         folder = pathlib.Path(tempfile.mkdtemp(prefix="kernel-", dir=self.folder))
-        manager = _kernel_manager(self.options, folder, readable=[self.answers_folder],
-                                  max_message_bytes=None)  # the judge's kernel is trusted
+        manager = _kernel_manager(
+            self.options, folder, readable=[self.answers_folder], max_message_bytes=None
+        )  # the judge's kernel is trusted
         notebook = nbformat.v4.new_notebook(metadata=copy.deepcopy(self.plan.source.metadata))
-        self._client = _client_class()(notebook, km=manager, timeout=JUDGE_TIMEOUT,
-                                       allow_errors=True)
+        self._client = _client_class()(
+            notebook, km=manager, timeout=JUDGE_TIMEOUT, allow_errors=True
+        )
         self._client.output_bytes = 64 * 2**20
         try:
-            self._stack.enter_context(self._client.setup_kernel(
-                cwd=str(folder), stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL))
+            self._stack.enter_context(
+                self._client.setup_kernel(
+                    cwd=str(folder), stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+                )
+            )
         except RuntimeError as error:
             raise GradingError(f"The judge's kernel did not start: {error}") from None
         checks = self.plan.check_cells()
@@ -330,27 +364,39 @@ class Judge:
             if index not in checks:
                 ran = self._execute(cell.source, JUDGE_TIMEOUT)
                 if _cell_error(ran):
-                    raise GradingError(f"The instructor's notebook fails at cell {index}: "
-                                       f"{_cell_error(ran)}")
+                    raise GradingError(
+                        f"The instructor's notebook fails at cell {index}: {_cell_error(ran)}"
+                    )
                 continue
             for part in checks[index]:
                 self._record(part)
-        problems = self._payload(self._execute(
-            "import lessonlib.grading.kernel as __judge\n__judge.self_test()",
-            JUDGE_TIMEOUT), "test itself")["self_test"]
+        problems = self._payload(
+            self._execute(
+                "import lessonlib.grading.kernel as __judge\n__judge.self_test()", JUDGE_TIMEOUT
+            ),
+            "test itself",
+        )["self_test"]
         if problems:
-            raise GradingError(f"The judge gives the instructor's own answers another verdict "
-                               f"on replay: {problems}")
+            raise GradingError(
+                f"The judge gives the instructor's own answers another verdict "
+                f"on replay: {problems}"
+            )
         return self
 
     def _record(self, part):
-        source = (f"import lessonlib.grading.kernel as __judge\n"
-                  f"__judge.record(globals(), {part.index}, {part.code!r}, {list(part.names)!r})")
-        payload = self._payload(self._execute(source, JUDGE_TIMEOUT),
-                                f"record the check of {part.exercise!r} ({part.kind})")
+        source = (
+            f"import lessonlib.grading.kernel as __judge\n"
+            f"__judge.record(globals(), {part.index}, {part.code!r}, {list(part.names)!r})"
+        )
+        payload = self._payload(
+            self._execute(source, JUDGE_TIMEOUT),
+            f"record the check of {part.exercise!r} ({part.kind})",
+        )
         if not payload["passed"]:
-            raise GradingError(f"The instructor's solution fails its own check of "
-                               f"{part.exercise!r} ({part.kind}): {payload['message']}")
+            raise GradingError(
+                f"The instructor's solution fails its own check of "
+                f"{part.exercise!r} ({part.kind}): {payload['message']}"
+            )
         path = self.calls_folder / f"{part.index}.json"
         temporary = path.with_suffix(".tmp")  # students may be reading it (judge restarted)
         temporary.write_text(json.dumps(payload["calls"]), encoding="utf-8")
@@ -372,16 +418,21 @@ class Judge:
             path = self.answers_folder / f"{self._count}.json"
             path.write_text(text, encoding="utf-8")
             try:
-                cell = self._execute(f"import lessonlib.grading.kernel as __judge\n"
-                                     f"__judge.replay({part.index}, {str(path)!r})", 300)
+                cell = self._execute(
+                    f"import lessonlib.grading.kernel as __judge\n"
+                    f"__judge.replay({part.index}, {str(path)!r})",
+                    300,
+                )
                 payload = self._payload(cell, f"judge {part.exercise!r}")
                 verdicts[part.index] = (bool(payload["passed"]), str(payload["message"]))
             except GradingError as error:
                 verdicts[part.index] = (False, f"Your answers could not be judged: {error}")
             except (CellTimeoutError, DeadKernelError):
                 # The judge is shared by every submission of the lesson: start it again.
-                verdicts[part.index] = (False, "Your answers stopped the judge (too large or "
-                                               "too deep to read); they score 0.")
+                verdicts[part.index] = (
+                    False,
+                    "Your answers stopped the judge (too large or too deep to read); they score 0.",
+                )
                 self.close()
                 self.start()
             finally:
@@ -417,24 +468,35 @@ def withheld_copy(references, folder):
         if not path.exists():
             raise GradingError(f"No module {module} for the reference {reference!r}")
         lines = path.read_text(encoding="utf-8").splitlines()
-        nodes = [node for node in ast.parse("\n".join(lines)).body
-                 if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name]
+        nodes = [
+            node
+            for node in ast.parse("\n".join(lines)).body
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name == name
+        ]
         if not nodes:
-            raise GradingError(f"{module} defines no function or class {name!r} "
-                               f"(reference {reference!r})")
+            raise GradingError(
+                f"{module} defines no function or class {name!r} (reference {reference!r})"
+            )
         node = nodes[0]
         start = min([node.lineno] + [item.lineno for item in node.decorator_list]) - 1
-        message = (f"{reference} is the library's own answer to this exercise, so it is "
-                   "withheld while grading: a solution that calls it scores 0 for the "
-                   "exercise. Write it yourself.")
-        stub = [f"def {name}(*args, **kwargs):",
-                "    from lessonlib.grading.kernel import ReferenceWithheld",
-                f"    raise ReferenceWithheld({message!r})"]
+        message = (
+            f"{reference} is the library's own answer to this exercise, so it is "
+            "withheld while grading: a solution that calls it scores 0 for the "
+            "exercise. Write it yourself."
+        )
+        stub = [
+            f"def {name}(*args, **kwargs):",
+            "    from lessonlib.grading.kernel import ReferenceWithheld",
+            f"    raise ReferenceWithheld({message!r})",
+        ]
         if isinstance(node, ast.ClassDef):
-            stub = [f"class {name}:", "    def __init__(self, *args, **kwargs):",
-                    "        from lessonlib.grading.kernel import ReferenceWithheld",
-                    f"        raise ReferenceWithheld({message!r})"]
-        lines[start:node.end_lineno] = stub
+            stub = [
+                f"class {name}:",
+                "    def __init__(self, *args, **kwargs):",
+                "        from lessonlib.grading.kernel import ReferenceWithheld",
+                f"        raise ReferenceWithheld({message!r})",
+            ]
+        lines[start : node.end_lineno] = stub
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return target
 
@@ -470,18 +532,22 @@ def student_notebook(plan, submission, judge):
             solutions[len(cells)] = plan.solutions[grade_id]
             source = submitted.get(grade_id)
             if source is None:
-                source = _stub(f"The cell for exercise {grade_id!r} is missing from the "
-                               "submission (deleted, or its nbgrader metadata changed).")
+                source = _stub(
+                    f"The cell for exercise {grade_id!r} is missing from the "
+                    "submission (deleted, or its nbgrader metadata changed)."
+                )
             cells.append(nbformat.v4.new_code_cell(source))
         elif index in checks:
             for part in checks[index]:
                 answers[len(cells)] = part
-                cells.append(nbformat.v4.new_code_cell(
-                    f"__import__('lessonlib.grading.kernel', fromlist=['answer']).answer("
-                    f"globals(), {str(judge.calls_path(part))!r})"))
+                cells.append(
+                    nbformat.v4.new_code_cell(
+                        f"__import__('lessonlib.grading.kernel', fromlist=['answer']).answer("
+                        f"globals(), {str(judge.calls_path(part))!r})"
+                    )
+                )
         first = False
-    notebook = nbformat.v4.new_notebook(cells=cells,
-                                        metadata=copy.deepcopy(plan.source.metadata))
+    notebook = nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(plan.source.metadata))
     return notebook, answers, solutions
 
 
@@ -496,18 +562,17 @@ def _run(notebook, skipped, options, deadline, folder, readable, overlay, answer
         notebook.cells[index].source = _stub(reason)
     run_folder = pathlib.Path(tempfile.mkdtemp(prefix="run-", dir=folder))
     manager = _kernel_manager(options, run_folder, readable=readable, overlay=overlay)
-    client = _client_class()(notebook, km=manager, timeout=options.cell_timeout,
-                             allow_errors=True)
+    client = _client_class()(notebook, km=manager, timeout=options.cell_timeout, allow_errors=True)
     client.output_bytes = options.limits.output_kb * 1024
     client.answer_cells = answer_cells
     failed, reason = None, None
     try:
-        with client.setup_kernel(cwd=str(run_folder), stderr=subprocess.DEVNULL,
-                                 stdout=subprocess.DEVNULL):
+        with client.setup_kernel(
+            cwd=str(run_folder), stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+        ):
             for index, cell in enumerate(notebook.cells):
                 if time.monotonic() > deadline:
-                    failed, reason = index, "the notebook ran past its time limit before " \
-                                            "this cell"
+                    failed, reason = index, "the notebook ran past its time limit before this cell"
                     break
                 try:
                     client.execute_cell(cell, index)
@@ -518,15 +583,17 @@ def _run(notebook, skipped, options, deadline, folder, readable, overlay, answer
                         break
                 except CellTimeoutError:
                     failed = index
-                    reason = f"this cell ran for more than {options.cell_timeout} s and " \
-                             "was stopped"
+                    reason = f"this cell ran for more than {options.cell_timeout} s and was stopped"
                     break
                 except DeadKernelError:
                     failed = index
                     why = manager.watchdog.reason if manager.watchdog else None
-                    reason = (f"the sandbox was stopped because {why}" if why else
-                              "the kernel died while this cell ran (os._exit, a crash, or "
-                              "running out of memory)")
+                    reason = (
+                        f"the sandbox was stopped because {why}"
+                        if why
+                        else "the kernel died while this cell ran (os._exit, a crash, or "
+                        "running out of memory)"
+                    )
                     break
     except RuntimeError as error:  # the kernel did not start: no cell is to blame
         failed, reason = START_FAILED, f"the sandbox's kernel did not start: {str(error)[:200]}"
@@ -556,9 +623,16 @@ def run_student(plan, submission, judge, options, overlay):
     starts = 0
     with tempfile.TemporaryDirectory(prefix="lessonlib-student-") as folder:
         while True:
-            executed, failed, reason = _run(notebook, skipped, options, deadline,
-                                            pathlib.Path(folder), readable, overlay,
-                                            set(answer_cells))
+            executed, failed, reason = _run(
+                notebook,
+                skipped,
+                options,
+                deadline,
+                pathlib.Path(folder),
+                readable,
+                overlay,
+                set(answer_cells),
+            )
             if failed is None:
                 break
             if failed == START_FAILED:
@@ -583,12 +657,13 @@ def run_student(plan, submission, judge, options, overlay):
         elif payloads and len(payloads[0]) <= ANSWER_BYTES:
             answers[part.index] = payloads[0]
         else:
-            reasons[part.index] = f"Your answers were not sent back: " \
-                                  f"{_cell_error(cell) or 'the cell printed none'}"
+            reasons[part.index] = (
+                f"Your answers were not sent back: {_cell_error(cell) or 'the cell printed none'}"
+            )
     solution_errors = {}
     for index, exercise in solution_cells.items():
         if index in skipped:
-            problem = f"Your solution cell was stopped: {skipped[index][len('Not run: '):]}"
+            problem = f"Your solution cell was stopped: {skipped[index][len('Not run: ') :]}"
         else:
             error = _cell_error(executed.cells[index])
             problem = error and f"Your solution cell raised {error}"
@@ -601,18 +676,29 @@ def results(plan, run, verdicts):
     """One `PartResult` per part, from the judge's verdicts and what the run says."""
     out = []
     for part in plan.parts:
-        passed, message = verdicts.get(part.index, (False, run.reasons.get(
-            part.index, "not graded")))
+        passed, message = verdicts.get(
+            part.index, (False, run.reasons.get(part.index, "not graded"))
+        )
         if not passed and part.exercise in run.solution_errors:
             message = run.solution_errors[part.exercise]
-        out.append(PartResult(part.exercise, part.kind, part.points if passed else 0.0,
-                              part.points, passed, message))
+        out.append(
+            PartResult(
+                part.exercise,
+                part.kind,
+                part.points if passed else 0.0,
+                part.points,
+                passed,
+                message,
+            )
+        )
     return out
 
 
 def unreadable(plan, problem):
-    return [PartResult(part.exercise, part.kind, 0.0, part.points, False, problem)
-            for part in plan.parts]
+    return [
+        PartResult(part.exercise, part.kind, 0.0, part.points, False, problem)
+        for part in plan.parts
+    ]
 
 
 @contextlib.contextmanager
@@ -638,7 +724,9 @@ def grade_notebook(source, submission, options=Options()):
     Returns:
         list of `PartResult`, one per graded part of each exercise.
     """
-    with tempfile.TemporaryDirectory(prefix="lessonlib-grading-") as folder, \
-            judging(source, options, folder) as (plan, judge, overlay):
+    with (
+        tempfile.TemporaryDirectory(prefix="lessonlib-grading-") as folder,
+        judging(source, options, folder) as (plan, judge, overlay),
+    ):
         run = run_student(plan, submission, judge, options, overlay)
         return results(plan, run, judge.judge(run.answers))

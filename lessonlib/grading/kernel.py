@@ -64,8 +64,11 @@ def _copy(value, depth=0):
 
 def _snapshot(namespace):
     """The notebook's variables as a check found them (IPython's own history left out)."""
-    return {key: _copy(value) for key, value in namespace.items()
-            if not key.startswith("_") and key not in ("In", "Out", "exit", "quit")}
+    return {
+        key: _copy(value)
+        for key, value in namespace.items()
+        if not key.startswith("_") and key not in ("In", "Out", "exit", "quit")
+    }
 
 
 def _fingerprint(args, kwargs):
@@ -109,21 +112,28 @@ class _Recorder:
 
     def __call__(self, *args, **kwargs):
         try:
-            arguments = {"args": exchange.to_data(list(args)),
-                         "kwargs": exchange.to_data(kwargs)}
+            arguments = {"args": exchange.to_data(list(args)), "kwargs": exchange.to_data(kwargs)}
         except exchange.ExchangeError as error:
-            raise JudgeError(f"the check passes {self.name} something that cannot be sent to "
-                             f"the student's sandbox: {error}") from None
+            raise JudgeError(
+                f"the check passes {self.name} something that cannot be sent to "
+                f"the student's sandbox: {error}"
+            ) from None
         self.calls.append({"name": self.name, **arguments})
         fingerprint = _fingerprint(args, kwargs)
         try:
             result = self.function(*args, **kwargs)
         except Exception as error:
-            self.answers.append((fingerprint, self.name, {
-                "ok": False, "error": f"{type(error).__name__}: {error}"[:400]}))
+            self.answers.append(
+                (
+                    fingerprint,
+                    self.name,
+                    {"ok": False, "error": f"{type(error).__name__}: {error}"[:400]},
+                )
+            )
             raise
-        self.answers.append((fingerprint, self.name, {"ok": True,
-                                                      "value": exchange.to_data(result)}))
+        self.answers.append(
+            (fingerprint, self.name, {"ok": True, "value": exchange.to_data(result)})
+        )
         return result
 
 
@@ -135,9 +145,13 @@ class _Replayer:
         index = self.position[0]
         self.position[0] += 1
         if index >= len(self.recorded) or self.recorded[index][:2] != (
-                _fingerprint(args, kwargs), self.name):
-            raise JudgeError(f"the check's call {index} of {self.name} differs from the one "
-                             "recorded: the lesson changed state it reads after the check ran")
+            _fingerprint(args, kwargs),
+            self.name,
+        ):
+            raise JudgeError(
+                f"the check's call {index} of {self.name} differs from the one "
+                "recorded: the lesson changed state it reads after the check ran"
+            )
         signature = _signature(self.name, args, kwargs)
         if index >= len(self.answers):
             raise SolutionError(f"Your {signature} gave no answer (its cell did not run).")
@@ -147,8 +161,9 @@ class _Replayer:
         try:
             return exchange.from_data(entry.get("value"))
         except exchange.ExchangeError as error:
-            raise SolutionError(f"Your {signature} returned something that cannot be graded: "
-                                f"{error}") from None
+            raise SolutionError(
+                f"Your {signature} returned something that cannot be graded: {error}"
+            ) from None
 
 
 def record(namespace, part, code, names):
@@ -166,17 +181,33 @@ def record(namespace, part, code, names):
             values[name] = exchange.to_data(namespace[name])
     passed, message = _run(code, scope)
     for key, value in scope.items():
-        if key not in names and not key.startswith("__") and not isinstance(
-                value, types.ModuleType):
+        if (
+            key not in names
+            and not key.startswith("__")
+            and not isinstance(value, types.ModuleType)
+        ):
             namespace[key] = value
-    _parts[part] = {"code": code, "names": list(names), "snapshot": snapshot,
-                    "recorded": [entry[:2] for entry in answers], "values": values,
-                    "instructor": {"calls": [entry[2] for entry in answers],
-                                   "values": {key: {"ok": True, "value": value}
-                                              for key, value in values.items()}},
-                    "passed": passed, "message": message}
-    _emit({"part": part, "passed": passed, "message": message,
-           "calls": {"calls": calls, "values": sorted(values)}})
+    _parts[part] = {
+        "code": code,
+        "names": list(names),
+        "snapshot": snapshot,
+        "recorded": [entry[:2] for entry in answers],
+        "values": values,
+        "instructor": {
+            "calls": [entry[2] for entry in answers],
+            "values": {key: {"ok": True, "value": value} for key, value in values.items()},
+        },
+        "passed": passed,
+        "message": message,
+    }
+    _emit(
+        {
+            "part": part,
+            "passed": passed,
+            "message": message,
+            "calls": {"calls": calls, "values": sorted(values)},
+        }
+    )
 
 
 def judge(part, answers):
@@ -226,8 +257,9 @@ def self_test():
         except JudgeError as error:
             verdict = (False, str(error))
         if verdict != (recorded["passed"], recorded["message"]):
-            problems[part] = f"recorded {recorded['passed'], recorded['message']}, " \
-                             f"replayed {verdict}"
+            problems[part] = (
+                f"recorded {recorded['passed'], recorded['message']}, replayed {verdict}"
+            )
     _emit({"self_test": problems})
 
 
@@ -250,17 +282,21 @@ def answer(namespace, path):
             value = exchange.to_data(function(*args, **kwargs))
             size = len(json.dumps(value))
             if size + sum(len(json.dumps(entry)) for entry in results) > MAX_ANSWER_BYTES:
-                raise exchange.ExchangeError(f"{size / 2**20:.1f} MB of answers, above the "
-                                             f"grader's limit of {MAX_ANSWER_BYTES // 2**20} MB")
+                raise exchange.ExchangeError(
+                    f"{size / 2**20:.1f} MB of answers, above the "
+                    f"grader's limit of {MAX_ANSWER_BYTES // 2**20} MB"
+                )
             results.append({"ok": True, "value": value})
         except exchange.ExchangeError as error:
             results.append({"ok": False, "error": f"a value that cannot be graded ({error})"})
         except Exception as error:
             message = f"{type(error).__name__}: {error}"
             if isinstance(error, NameError):
-                message += (" (graded functions run with the Setup cell's imports, the "
-                            "lesson's given helpers and your other solutions only: pass what "
-                            "they need as arguments)")
+                message += (
+                    " (graded functions run with the Setup cell's imports, the "
+                    "lesson's given helpers and your other solutions only: pass what "
+                    "they need as arguments)"
+                )
             results.append({"ok": False, "error": message[:400]})
     values = {}
     for name in request["values"]:

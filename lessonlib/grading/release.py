@@ -47,13 +47,16 @@ def release(source, out):
     source, out = pathlib.Path(source).resolve(), pathlib.Path(out).resolve()
     paths = sorted(source.glob("*.ipynb")) if source.is_dir() else [source]
     if not paths or not all(path.exists() for path in paths):
-        raise ValueError(f"`source` must be a notebook or a folder of notebooks. "
-                         f"Received: source={str(source)!r}")
+        raise ValueError(
+            f"`source` must be a notebook or a folder of notebooks. "
+            f"Received: source={str(source)!r}"
+        )
     folder = source if source.is_dir() else source.parent
     if out == folder or folder in out.parents:
         raise ValueError(
             "`out` must be outside the instructor notebooks' folder, so that nothing there is "
-            f"overwritten. Received: out={str(out)!r}")
+            f"overwritten. Received: out={str(out)!r}"
+        )
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for path in paths:

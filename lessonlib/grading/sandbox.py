@@ -32,24 +32,32 @@ from jupyter_client.manager import AsyncKernelManager
 class Limits:
     """What one grading kernel may use. The defaults fit a lesson in fast mode on a CPU."""
 
-    memory_mb: int = 4096      # memory of all its processes together (proportional set size)
-    processes: int = 64        # processes at once
-    threads: int = 1024        # threads of all its processes together
-    file_size_mb: int = 256    # largest file it may write
-    tmp_mb: int = 512          # its /tmp, a memory-backed file system
-    output_kb: int = 1024      # printed output kept per notebook run; the rest is dropped
+    memory_mb: int = 4096  # memory of all its processes together (proportional set size)
+    processes: int = 64  # processes at once
+    threads: int = 1024  # threads of all its processes together
+    file_size_mb: int = 256  # largest file it may write
+    tmp_mb: int = 512  # its /tmp, a memory-backed file system
+    output_kb: int = 1024  # printed output kept per notebook run; the rest is dropped
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"`{field.name}` must be a positive integer. "
-                                 f"Received: {field.name}={value!r}")
+                raise ValueError(
+                    f"`{field.name}` must be a positive integer. Received: {field.name}={value!r}"
+                )
 
 
 # /etc files a Python process needs (the loader's cache, fonts, time zone); nothing else.
-_ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "fonts", "localtime",
-        "mime.types")
+_ETC = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "alternatives",
+    "fonts",
+    "localtime",
+    "mime.types",
+)
 _HOME = "/tmp/home"
 WORKDIR = "/tmp/work"
 
@@ -58,11 +66,14 @@ def _python_paths(hidden):
     """Folders of the Python environment to show read-only: the interpreter's prefixes and
     the package folders on `sys.path` (not the script's or the working folder), except any
     that holds a `hidden` path."""
-    paths = {pathlib.Path(sys.prefix), pathlib.Path(sys.base_prefix),
-             pathlib.Path(sys.exec_prefix)}
+    paths = {pathlib.Path(sys.prefix), pathlib.Path(sys.base_prefix), pathlib.Path(sys.exec_prefix)}
     for entry in sys.path:
-        if (entry and os.path.isabs(entry) and os.path.exists(entry)
-                and pathlib.Path(entry).name in ("site-packages", "dist-packages")):
+        if (
+            entry
+            and os.path.isabs(entry)
+            and os.path.exists(entry)
+            and pathlib.Path(entry).name in ("site-packages", "dist-packages")
+        ):
             paths.add(pathlib.Path(entry))
     paths = {path.resolve() for path in paths} | paths
     shown = []
@@ -87,13 +98,38 @@ def bwrap_command(argv, env, *, limits, writable=(), readable=(), overlays=(), h
         hidden: paths that must not be shown (the Python environment's folders that hold
             one are left out).
     """
-    command = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-               "--hostname", "sandbox", "--uid", "65534", "--gid", "65534", "--cap-drop", "ALL",
-               "--clearenv",
-               "--size", str(limits.tmp_mb * 2**20), "--tmpfs", "/tmp",
-               "--ro-bind", "/usr", "/usr", "--proc", "/proc", "--dev", "/dev",
-               "--size", str(min(limits.tmp_mb, 64) * 2**20), "--tmpfs", "/dev/shm",
-               "--remount-ro", "/dev"]
+    command = [
+        "bwrap",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--hostname",
+        "sandbox",
+        "--uid",
+        "65534",
+        "--gid",
+        "65534",
+        "--cap-drop",
+        "ALL",
+        "--clearenv",
+        "--size",
+        str(limits.tmp_mb * 2**20),
+        "--tmpfs",
+        "/tmp",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(min(limits.tmp_mb, 64) * 2**20),
+        "--tmpfs",
+        "/dev/shm",
+        "--remount-ro",
+        "/dev",
+    ]
     for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         path = pathlib.Path("/", name)
         if path.is_symlink():
@@ -114,21 +150,33 @@ def bwrap_command(argv, env, *, limits, writable=(), readable=(), overlays=(), h
     command += ["--dir", _HOME, "--dir", WORKDIR, "--chdir", WORKDIR, "--remount-ro", "/"]
     for key, value in env.items():
         command += ["--setenv", key, value]
-    return ["prlimit", f"--fsize={limits.file_size_mb * 2**20}", "--core=0", "--nofile=4096",
-            "--"] + command + ["--"] + list(argv)
+    return (
+        ["prlimit", f"--fsize={limits.file_size_mb * 2**20}", "--core=0", "--nofile=4096", "--"]
+        + command
+        + ["--"]
+        + list(argv)
+    )
 
 
 def kernel_environment(home=_HOME, tmp="/tmp", extra=None):
     """The environment inside a grading kernel: fast mode, the grader's Keras backend, and
     nothing else of the grader's (no tokens, paths or settings leak in)."""
     env = {
-        "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin",
-                                 "/bin"]),
-        "HOME": home, "TMPDIR": tmp, "LANG": "C.UTF-8", "LESSONLIB_FAST": "1",
-        "USER": "student", "LOGNAME": "student",
-        "MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{home}/.matplotlib",
-        "IPYTHONDIR": f"{home}/.ipython", "JUPYTER_RUNTIME_DIR": f"{home}/.jupyter",
-        "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONDONTWRITEBYTECODE": "1",
+        "PATH": os.pathsep.join(
+            [os.path.dirname(sys.executable), "/usr/local/bin", "/usr/bin", "/bin"]
+        ),
+        "HOME": home,
+        "TMPDIR": tmp,
+        "LANG": "C.UTF-8",
+        "LESSONLIB_FAST": "1",
+        "USER": "student",
+        "LOGNAME": "student",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": f"{home}/.matplotlib",
+        "IPYTHONDIR": f"{home}/.ipython",
+        "JUPYTER_RUNTIME_DIR": f"{home}/.jupyter",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONDONTWRITEBYTECODE": "1",
     }
     backend = os.environ.get("KERAS_BACKEND")
     if backend:
@@ -145,19 +193,24 @@ def available():
     global _AVAILABLE
     if _AVAILABLE is None:
         if shutil.which("bwrap") is None or shutil.which("prlimit") is None:
-            _AVAILABLE = (False, "`bwrap` (Bubblewrap) or `prlimit` is not installed; on "
-                                 "Debian or Ubuntu: apt-get install -y bubblewrap")
+            _AVAILABLE = (
+                False,
+                "`bwrap` (Bubblewrap) or `prlimit` is not installed; on "
+                "Debian or Ubuntu: apt-get install -y bubblewrap",
+            )
         else:
-            command = bwrap_command([sys.executable, "-c", "import numpy"],
-                                    kernel_environment(), limits=Limits())
+            command = bwrap_command(
+                [sys.executable, "-c", "import numpy"], kernel_environment(), limits=Limits()
+            )
             try:
                 result = subprocess.run(command, capture_output=True, text=True, timeout=60)
                 ok = result.returncode == 0
                 why = (result.stderr.strip().splitlines() or ["no reason given"])[-1]
             except (OSError, subprocess.TimeoutExpired) as error:
                 ok, why = False, str(error)
-            _AVAILABLE = (True, "") if ok else (False, f"`bwrap` cannot start a sandbox "
-                                                       f"here: {why}")
+            _AVAILABLE = (
+                (True, "") if ok else (False, f"`bwrap` cannot start a sandbox here: {why}")
+            )
     return _AVAILABLE
 
 
@@ -258,8 +311,7 @@ class Watchdog(threading.Thread):
                 reason = f"it started more than {self.limits.threads} threads"
             elif _memory_bytes(pids) > self.limits.memory_mb * 2**20:
                 reason = f"it used more than {self.limits.memory_mb} MB of memory"
-            elif any(_folder_bytes(folder) > self.limits.tmp_mb * 2**20
-                     for folder in self.folders):
+            elif any(_folder_bytes(folder) > self.limits.tmp_mb * 2**20 for folder in self.folders):
                 reason = f"it wrote more than {self.limits.tmp_mb} MB of files"
             if reason:
                 self.reason = reason
@@ -290,12 +342,21 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments=None):
         # This interpreter's ipykernel, whatever kernel specs the machine has.
-        argv = [sys.executable, "-m", "ipykernel_launcher", "-f",
-                os.path.realpath(self.connection_file)] + list(extra_arguments or [])
+        argv = [
+            sys.executable,
+            "-m",
+            "ipykernel_launcher",
+            "-f",
+            os.path.realpath(self.connection_file),
+        ] + list(extra_arguments or [])
         if not self.sandbox:
             return argv
-        return bwrap_command(argv, self.kernel_env or kernel_environment(), limits=self.limits,
-                             **self.sandbox_options)
+        return bwrap_command(
+            argv,
+            self.kernel_env or kernel_environment(),
+            limits=self.limits,
+            **self.sandbox_options,
+        )
 
     async def _async_launch_kernel(self, kernel_cmd, **kw):
         if self.kernel_env is not None:
@@ -304,8 +365,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         process = getattr(self.provisioner, "process", None)
         if process is not None:
             folders = self.sandbox_options.get("writable", ()) if self.sandbox else ()
-            self.watchdog = Watchdog(process.pid, self.limits, folders,
-                                     kill_tree=not self.sandbox)
+            self.watchdog = Watchdog(process.pid, self.limits, folders, kill_tree=not self.sandbox)
             self.watchdog.start()
 
     async def _async_shutdown_kernel(self, now=False, restart=False):
@@ -314,5 +374,3 @@ class SandboxedKernelManager(AsyncKernelManager):
         finally:
             if self.watchdog is not None:
                 self.watchdog.stop()
-
-

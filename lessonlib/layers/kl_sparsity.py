@@ -82,16 +82,28 @@ class KLSparsity(keras.layers.Layer):
         # mixed precision policy too (autocast=False): bfloat16 would round rho_hat to three
         # significant digits, and the step count past 256.
         self.rho_hat = self.add_weight(
-            shape=(units,), initializer=keras.initializers.Constant(self.sparsity_target),
-            trainable=False, dtype="float32", autocast=False, name="rho_hat",
+            shape=(units,),
+            initializer=keras.initializers.Constant(self.sparsity_target),
+            trainable=False,
+            dtype="float32",
+            autocast=False,
+            name="rho_hat",
         )
         if self.estimate == "running":
             self.moving_sum = self.add_weight(
-                shape=(units,), initializer="zeros", trainable=False, dtype="float32",
-                autocast=False, name="moving_sum",
+                shape=(units,),
+                initializer="zeros",
+                trainable=False,
+                dtype="float32",
+                autocast=False,
+                name="moving_sum",
             )
             self.steps = self.add_weight(
-                shape=(), initializer="zeros", trainable=False, dtype="float32", autocast=False,
+                shape=(),
+                initializer="zeros",
+                trainable=False,
+                dtype="float32",
+                autocast=False,
                 name="steps",
             )
 

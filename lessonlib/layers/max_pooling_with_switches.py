@@ -89,8 +89,9 @@ class MaxPoolingWithSwitches(keras.layers.Layer):
         positions = np.take_along_axis(positions, order, axis=1)
         self._height, self._width = height, width
         self._num_windows, self._window_length = positions.shape
-        self._tiles = geometry.tiles_exactly(self.pool_size, self.strides, self.padding,
-                                             height, width)
+        self._tiles = geometry.tiles_exactly(
+            self.pool_size, self.strides, self.padding, height, width
+        )
         # Padding reads a -inf appended after the last position, so it never wins. Kept as
         # NumPy and made tensors in `call`: build() may run inside a trace (a subclassed
         # model's first call), and a tensor made there does not outlive it.
@@ -98,8 +99,11 @@ class MaxPoolingWithSwitches(keras.layers.Layer):
         self._gather_index = self._gather_index.astype("int32")
         self._positions = positions.ravel().astype("int32")
         # Where windows tile the input, PyTorch's own kernel pools them (`_torch_call`).
-        self._pool = (_backend.select({"torch": self._torch_call}, "", default=self._pool_windows)
-                      if self._tiles else self._pool_windows)
+        self._pool = (
+            _backend.select({"torch": self._torch_call}, "", default=self._pool_windows)
+            if self._tiles
+            else self._pool_windows
+        )
 
     def _windows(self, inputs):
         """`(batch, num_windows, window_length, channels)`, window entries in row-major order."""
@@ -108,14 +112,20 @@ class MaxPoolingWithSwitches(keras.layers.Layer):
             (pool_h, pool_w) = self.pool_size
             out_h, out_w = self._output_size(self._height, self._width)
             cropped = inputs[:, : out_h * pool_h, : out_w * pool_w]
-            entries = [cropped[:, row::pool_h, column::pool_w]
-                       for row in range(pool_h) for column in range(pool_w)]
+            entries = [
+                cropped[:, row::pool_h, column::pool_w]
+                for row in range(pool_h)
+                for column in range(pool_w)
+            ]
             windows = ops.stack(entries, axis=3)
             return ops.reshape(windows, (-1, self._num_windows, self._window_length, channels))
         flat = ops.reshape(inputs, (-1, self._height * self._width, channels))
         lowest = ops.full_like(flat[:, :1], float("-inf"))
-        windows = ops.take(ops.concatenate([flat, lowest], axis=1),
-                           ops.convert_to_tensor(self._gather_index), axis=1)
+        windows = ops.take(
+            ops.concatenate([flat, lowest], axis=1),
+            ops.convert_to_tensor(self._gather_index),
+            axis=1,
+        )
         return ops.reshape(windows, (-1, self._num_windows, self._window_length, channels))
 
     def _torch_call(self, inputs):
@@ -132,7 +142,8 @@ class MaxPoolingWithSwitches(keras.layers.Layer):
 
         planes = inputs.permute(0, 3, 1, 2)  # NCHW view of NHWC data: no copy
         pooled, switches = torch.nn.functional.max_pool2d(
-            planes, self.pool_size, self.strides, return_indices=True)
+            planes, self.pool_size, self.strides, return_indices=True
+        )
         return pooled.permute(0, 2, 3, 1), switches.permute(0, 2, 3, 1).to(torch.int32)
 
     def call(self, inputs):

@@ -103,10 +103,12 @@ class MaxUnpooling2D(keras.layers.Layer):
         self._out_height, self._out_width = out_height, out_width
         self._num_windows = out_height * out_width
         self._depth = covering.shape[1]
-        self._tiles = geometry.tiles_exactly(self.pool_size, self.strides, self.padding,
-                                             height, width)
-        positions = geometry.window_positions(height, width, self.pool_size, self.strides,
-                                              self.padding)
+        self._tiles = geometry.tiles_exactly(
+            self.pool_size, self.strides, self.padding, height, width
+        )
+        positions = geometry.window_positions(
+            height, width, self.pool_size, self.strides, self.padding
+        )
         # NumPy, made tensors in `call`: build() may run inside a trace (a subclassed model's
         # first call), and a tensor made there does not outlive it.
         self._positions = positions[None, :, :, None].astype("int32")
@@ -120,20 +122,27 @@ class MaxUnpooling2D(keras.layers.Layer):
         (pool_h, pool_w) = self.pool_size
         values = ops.reshape(values, (-1, self._num_windows, 1, channels))
         switches = ops.reshape(ops.cast(switches, "int32"), (-1, self._num_windows, 1, channels))
-        placed = ops.where(ops.equal(switches, ops.convert_to_tensor(self._positions)), values,
-                           ops.zeros_like(values))
+        placed = ops.where(
+            ops.equal(switches, ops.convert_to_tensor(self._positions)),
+            values,
+            ops.zeros_like(values),
+        )
         # Window entry (u, v) of window (i, j) goes to pixel (i * pool_h + u, j * pool_w + v):
         # row u of every window, laid side by side, is image row i * pool_h + u.
         rows = [
-            ops.reshape(placed[:, :, row * pool_w : (row + 1) * pool_w],
-                        (-1, self._out_height, self._out_width * pool_w, channels))
+            ops.reshape(
+                placed[:, :, row * pool_w : (row + 1) * pool_w],
+                (-1, self._out_height, self._out_width * pool_w, channels),
+            )
             for row in range(pool_h)
         ]
         covered = (self._out_height * pool_h, self._out_width * pool_w)
         unpooled = ops.reshape(ops.stack(rows, axis=2), (-1, *covered, channels))
         if covered != (self._height, self._width):  # rows a "valid" pool dropped: zeros
-            unpooled = ops.pad(unpooled, ((0, 0), (0, self._height - covered[0]),
-                                          (0, self._width - covered[1]), (0, 0)))
+            unpooled = ops.pad(
+                unpooled,
+                ((0, 0), (0, self._height - covered[0]), (0, self._width - covered[1]), (0, 0)),
+            )
         return unpooled
 
     def call(self, values, switches):

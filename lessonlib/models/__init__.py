@@ -11,6 +11,18 @@ from lessonlib.models.gan import (
     mlp_generator,
 )
 
-__all__ = ["GAN", "PRESETS", "Autoencoder", "DeconvNet", "DigitFeatures", "FCNBaseline",
-           "SparseAutoencoder", "dcgan_discriminator", "dcgan_generator", "decoder_stages",
-           "filter_bank_classifier", "mlp_discriminator", "mlp_generator"]
+__all__ = [
+    "GAN",
+    "PRESETS",
+    "Autoencoder",
+    "DeconvNet",
+    "DigitFeatures",
+    "FCNBaseline",
+    "SparseAutoencoder",
+    "dcgan_discriminator",
+    "dcgan_generator",
+    "decoder_stages",
+    "filter_bank_classifier",
+    "mlp_discriminator",
+    "mlp_generator",
+]

@@ -43,27 +43,30 @@ class _TiedDense(layers.Layer):
     def build(self, input_shape):
         tied_to = self._tied_to.layer
         if not tied_to.built:
-            raise ValueError(f"The layer `{self.name}` decodes with the kernel of "
-                             f"`{tied_to.name}`, which is not built yet: build the encoder first.")
-        self.bias = self.add_weight(shape=(tied_to.kernel.shape[0],), initializer="zeros",
-                                    name="bias")
+            raise ValueError(
+                f"The layer `{self.name}` decodes with the kernel of "
+                f"`{tied_to.name}`, which is not built yet: build the encoder first."
+            )
+        self.bias = self.add_weight(
+            shape=(tied_to.kernel.shape[0],), initializer="zeros", name="bias"
+        )
 
     def call(self, inputs):
         kernel = ops.transpose(ops.cast(self._tied_to.layer.kernel, self.compute_dtype))
-        return self.activation(ops.matmul(inputs, kernel)
-                               + ops.cast(self.bias, self.compute_dtype))
+        return self.activation(ops.matmul(inputs, kernel) + ops.cast(self.bias, self.compute_dtype))
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self._tied_to.layer.kernel.shape[0])
 
     def get_config(self):
-        return {**super().get_config(),
-                "activation": keras.activations.serialize(self.activation)}
+        return {**super().get_config(), "activation": keras.activations.serialize(self.activation)}
 
     @classmethod
     def from_config(cls, config):
-        raise ValueError("A tied layer is rebuilt by `Autoencoder(tied_weights=True)`, which "
-                         f"knows the layer it is tied to. Received: config={config!r}")
+        raise ValueError(
+            "A tied layer is rebuilt by `Autoencoder(tied_weights=True)`, which "
+            f"knows the layer it is tied to. Received: config={config!r}"
+        )
 
 
 @keras.saving.register_keras_serializable(package="lessonlib")
@@ -97,8 +100,16 @@ class Autoencoder(keras.Model):
     >>> model.compile(optimizer="adam", loss="mse")
     """
 
-    def __init__(self, input_dim, num_latent, hidden_units=(), activation="relu",
-                 output_activation=None, tied_weights=False, **kwargs):
+    def __init__(
+        self,
+        input_dim,
+        num_latent,
+        hidden_units=(),
+        activation="relu",
+        output_activation=None,
+        tied_weights=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.input_dim = _validation.positive_int("input_dim", input_dim)
         self.num_latent = _validation.positive_int("num_latent", num_latent)
@@ -116,15 +127,15 @@ class Autoencoder(keras.Model):
         if self.tied_weights:
             decoder_layers = [
                 _TiedDense(tied_to, activation=layer_activation, name=name)
-                for tied_to, layer_activation, name in zip(self.encoder.layers[::-1],
-                                                           activations, names, strict=True)
+                for tied_to, layer_activation, name in zip(
+                    self.encoder.layers[::-1], activations, names, strict=True
+                )
             ]
         else:
             widths = (*self.hidden_units[::-1], self.input_dim)
             decoder_layers = [
                 layers.Dense(width, activation=layer_activation, name=name)
-                for width, layer_activation, name in zip(widths, activations, names,
-                                                         strict=True)
+                for width, layer_activation, name in zip(widths, activations, names, strict=True)
             ]
         self.decoder = keras.Sequential(decoder_layers, name="decoder")
 
@@ -137,13 +148,15 @@ class Autoencoder(keras.Model):
 
     def encode(self, x, batch_size=256):
         """The latent variables of `x` (NumPy in, NumPy out)."""
-        return self.encoder.predict(np.asarray(x, dtype="float32"), batch_size=batch_size,
-                                    verbose=0)
+        return self.encoder.predict(
+            np.asarray(x, dtype="float32"), batch_size=batch_size, verbose=0
+        )
 
     def decode(self, codes, batch_size=256):
         """Reconstructions from latent variables (NumPy in, NumPy out)."""
-        return self.decoder.predict(np.asarray(codes, dtype="float32"), batch_size=batch_size,
-                                    verbose=0)
+        return self.decoder.predict(
+            np.asarray(codes, dtype="float32"), batch_size=batch_size, verbose=0
+        )
 
     def get_config(self):
         config = {
@@ -199,8 +212,19 @@ class SparseAutoencoder(keras.Model):
     >>> model.compile(optimizer=keras.optimizers.Adam(0.01))
     """
 
-    def __init__(self, input_dim, num_hidden, sparsity_target=0.01, beta=3.0, weight_decay=1e-4,
-                 estimate="batch", momentum=0.5, refresh_steps=1, seed=None, **kwargs):
+    def __init__(
+        self,
+        input_dim,
+        num_hidden,
+        sparsity_target=0.01,
+        beta=3.0,
+        weight_decay=1e-4,
+        estimate="batch",
+        momentum=0.5,
+        refresh_steps=1,
+        seed=None,
+        **kwargs,
+    ):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         self.input_dim = _validation.positive_int("input_dim", input_dim)
@@ -212,13 +236,25 @@ class SparseAutoencoder(keras.Model):
         limit = float(np.sqrt(6 / (self.input_dim + self.num_hidden + 1)))
         seeds = (None, None) if seed is None else (seed, seed + 1)
         self.encoder = layers.Dense(
-            self.num_hidden, activation="sigmoid", dtype="float32", name="hidden",
+            self.num_hidden,
+            activation="sigmoid",
+            dtype="float32",
+            name="hidden",
             kernel_initializer=keras.initializers.RandomUniform(-limit, limit, seed=seeds[0]),
         )
-        self.sparsity = KLSparsity(sparsity_target, beta, estimate=estimate, momentum=momentum,
-                                   dtype="float32", name="kl_sparsity")
+        self.sparsity = KLSparsity(
+            sparsity_target,
+            beta,
+            estimate=estimate,
+            momentum=momentum,
+            dtype="float32",
+            name="kl_sparsity",
+        )
         self.decoder = layers.Dense(
-            self.input_dim, activation="sigmoid", dtype="float32", name="output",
+            self.input_dim,
+            activation="sigmoid",
+            dtype="float32",
+            name="output",
             kernel_initializer=keras.initializers.RandomUniform(-limit, limit, seed=seeds[1]),
         )
         self.trackers = {
@@ -244,9 +280,11 @@ class SparseAutoencoder(keras.Model):
                 f"SparseAutoencoder expects inputs of shape (batch_size, {self.input_dim}). "
                 f"Received: input_shape={input_shape}"
             )
-        for layer, shape in ((self.encoder, input_shape),
-                             (self.sparsity, (input_shape[0], self.num_hidden)),
-                             (self.decoder, (input_shape[0], self.num_hidden))):
+        for layer, shape in (
+            (self.encoder, input_shape),
+            (self.sparsity, (input_shape[0], self.num_hidden)),
+            (self.decoder, (input_shape[0], self.num_hidden)),
+        ):
             if not layer.built:
                 layer.build(shape)
 
@@ -258,8 +296,10 @@ class SparseAutoencoder(keras.Model):
         target = x if y is None else y
         target = ops.cast(target, y_pred.dtype)
         reconstruction = ops.mean(0.5 * ops.sum(ops.square(y_pred - target), axis=-1))
-        weight_decay = 0.5 * self.weight_decay * (
-            ops.sum(ops.square(self.encoder.kernel)) + ops.sum(ops.square(self.decoder.kernel))
+        weight_decay = (
+            0.5
+            * self.weight_decay
+            * (ops.sum(ops.square(self.encoder.kernel)) + ops.sum(ops.square(self.decoder.kernel)))
         )
         sparsity = ops.sum(ops.stack(self.losses)) if self.losses else ops.zeros(())
         parts = {
@@ -288,10 +328,13 @@ class SparseAutoencoder(keras.Model):
         if not self.built:
             self.build((None, self.input_dim))
         _keras_internals.sync_training_state(self)  # called from a callback during fit
-        return np.concatenate([
-            keras.ops.convert_to_numpy(self.encoder(x[start:start + batch_size]))
-            for start in range(0, len(x), batch_size)
-        ] or [np.zeros((0, self.num_hidden), dtype="float32")])
+        return np.concatenate(
+            [
+                keras.ops.convert_to_numpy(self.encoder(x[start : start + batch_size]))
+                for start in range(0, len(x), batch_size)
+            ]
+            or [np.zeros((0, self.num_hidden), dtype="float32")]
+        )
 
     def average_activation(self, x, batch_size=10_000):
         """rho_hat_j = (1/M) sum_m a^(1)_{j,m}, over all the samples of `x` (NumPy, float64)."""
@@ -324,8 +367,12 @@ class SparseAutoencoder(keras.Model):
         def array(variable):
             return keras.ops.convert_to_numpy(variable).astype(np.float64)
 
-        return Parameters(array(self.encoder.kernel), array(self.encoder.bias),
-                          array(self.decoder.kernel), array(self.decoder.bias))
+        return Parameters(
+            array(self.encoder.kernel),
+            array(self.encoder.bias),
+            array(self.decoder.kernel),
+            array(self.decoder.bias),
+        )
 
     def filters(self):
         """The hidden units' input weights, one row per unit, shape (N1, D), as NumPy."""
@@ -372,8 +419,17 @@ class _FullEstimate(StepCounting):
             self._next = step - step % self.refresh_steps + self.refresh_steps
 
 
-def sparsity_sweep(x, num_hidden, sparsity_targets, betas, weight_decay=1e-4, epochs=10,
-                   batch_size=100, learning_rate=0.01, seed=0):
+def sparsity_sweep(
+    x,
+    num_hidden,
+    sparsity_targets,
+    betas,
+    weight_decay=1e-4,
+    epochs=10,
+    batch_size=100,
+    learning_rate=0.01,
+    seed=0,
+):
     """Train one sparse autoencoder per (rho, beta) pair; return what each learned.
 
     Args:
@@ -393,10 +449,13 @@ def sparsity_sweep(x, num_hidden, sparsity_targets, betas, weight_decay=1e-4, ep
     results = {}
     for sparsity_target in sparsity_targets:
         for beta in betas:
-            model = SparseAutoencoder(x.shape[1], num_hidden, sparsity_target, beta,
-                                      weight_decay, seed=seed)
+            model = SparseAutoencoder(
+                x.shape[1], num_hidden, sparsity_target, beta, weight_decay, seed=seed
+            )
             model.compile(optimizer=keras.optimizers.Adam(learning_rate))
             fit_in_seeded_order(model, x, epochs=epochs, batch_size=batch_size, seed=seed)
-            results[(sparsity_target, beta)] = (model.average_activation(x),
-                                                keras.ops.convert_to_numpy(model.encoder.kernel))
+            results[(sparsity_target, beta)] = (
+                model.average_activation(x),
+                keras.ops.convert_to_numpy(model.encoder.kernel),
+            )
     return results

@@ -52,18 +52,20 @@ def _config(preset, filters, convs_per_block, bottleneck_units):
 
 
 def _check_input_shape(input_shape, num_blocks, divisible, why=""):
-    if len(input_shape) != 3 or any(
-        not isinstance(size, int) or size < 1 for size in input_shape
-    ):
-        raise ValueError("`input_shape` must be (height, width, channels). "
-                         f"Received: input_shape={input_shape!r}")
+    if len(input_shape) != 3 or any(not isinstance(size, int) or size < 1 for size in input_shape):
+        raise ValueError(
+            "`input_shape` must be (height, width, channels). "
+            f"Received: input_shape={input_shape!r}"
+        )
     factor = 2**num_blocks
     if min(input_shape[:2]) < factor or (
         divisible and (input_shape[0] % factor or input_shape[1] % factor)
     ):
         needed = "divisible by" if divisible else "at least"
-        raise ValueError(f"`input_shape`'s height and width must be {needed} {factor} for "
-                         f"{num_blocks} pooling blocks{why}. Received: input_shape={input_shape!r}")
+        raise ValueError(
+            f"`input_shape`'s height and width must be {needed} {factor} for "
+            f"{num_blocks} pooling blocks{why}. Received: input_shape={input_shape!r}"
+        )
 
 
 def _bn_relu(x, prefix, index=""):
@@ -74,8 +76,13 @@ def _bn_relu(x, prefix, index=""):
 def _conv_block(x, width, count, prefix, transposed=False):
     convolution = layers.Conv2DTranspose if transposed else layers.Conv2D
     for index in range(1, count + 1):
-        x = convolution(width[index - 1] if isinstance(width, tuple) else width, 3,
-                        padding="same", use_bias=False, name=f"{prefix}_conv{index}")(x)
+        x = convolution(
+            width[index - 1] if isinstance(width, tuple) else width,
+            3,
+            padding="same",
+            use_bias=False,
+            name=f"{prefix}_conv{index}",
+        )(x)
         x = _bn_relu(x, prefix, index)
     return x
 
@@ -103,8 +110,14 @@ def _encoder(inputs, config, switches):
 
 
 def DeconvNet(  # noqa: N802 (named like keras.applications.VGG16, which it mirrors)
-    input_shape=(64, 64, 1), num_classes=11, preset="small", filters=None,
-    convs_per_block=None, bottleneck_units=None, unpooling="switches", name="deconvnet",
+    input_shape=(64, 64, 1),
+    num_classes=11,
+    preset="small",
+    filters=None,
+    convs_per_block=None,
+    bottleneck_units=None,
+    unpooling="switches",
+    name="deconvnet",
 ):
     """Build a DeconvNet: VGG-style encoder, mirrored unpooling/deconvolution decoder.
 
@@ -139,8 +152,12 @@ def DeconvNet(  # noqa: N802 (named like keras.applications.VGG16, which it mirr
     config = _config(preset, filters, convs_per_block, bottleneck_units)
     num_classes = _validation.positive_int("num_classes", num_classes)
     switches = _validation.one_of("unpooling", unpooling, ("switches", "nearest")) == "switches"
-    _check_input_shape(tuple(input_shape), len(config["filters"]), divisible=not switches,
-                       why="" if switches else " with unpooling='nearest'")
+    _check_input_shape(
+        tuple(input_shape),
+        len(config["filters"]),
+        divisible=not switches,
+        why="" if switches else " with unpooling='nearest'",
+    )
     inputs = keras.Input(input_shape)
     x, pools = _encoder(inputs, config, switches=switches)
     widths = config["filters"]
@@ -153,16 +170,27 @@ def DeconvNet(  # noqa: N802 (named like keras.applications.VGG16, which it mirr
         count = config["convs_per_block"][block - 1]
         # Mirror the encoder: keep this block's width, and end on the width of the block below.
         below = widths[block - 2] if block > 1 else widths[0]
-        x = _conv_block(x, (widths[block - 1],) * (count - 1) + (below,), count,
-                        f"deconv{block}", transposed=True)
-    outputs = layers.Conv2D(num_classes, 1, activation="softmax", dtype="float32",
-                            name="pixel_softmax")(x)
+        x = _conv_block(
+            x,
+            (widths[block - 1],) * (count - 1) + (below,),
+            count,
+            f"deconv{block}",
+            transposed=True,
+        )
+    outputs = layers.Conv2D(
+        num_classes, 1, activation="softmax", dtype="float32", name="pixel_softmax"
+    )(x)
     return keras.Model(inputs, outputs, name=name)
 
 
 def FCNBaseline(  # noqa: N802
-    input_shape=(64, 64, 1), num_classes=11, preset="small", filters=None,
-    convs_per_block=None, bottleneck_units=None, name="fcn_baseline",
+    input_shape=(64, 64, 1),
+    num_classes=11,
+    preset="small",
+    filters=None,
+    convs_per_block=None,
+    bottleneck_units=None,
+    name="fcn_baseline",
 ):
     """Build the FCN-style baseline: the DeconvNet's encoder, one learned upsampling.
 
@@ -179,8 +207,9 @@ def FCNBaseline(  # noqa: N802
     inputs = keras.Input(input_shape)
     x, _ = _encoder(inputs, config, switches=False)
     scores = layers.Conv2D(num_classes, 1, name="scores")(x)
-    upsampled = layers.Conv2DTranspose(num_classes, 2 * factor, strides=factor, padding="same",
-                                       name="upsample")(scores)
+    upsampled = layers.Conv2DTranspose(
+        num_classes, 2 * factor, strides=factor, padding="same", name="upsample"
+    )(scores)
     outputs = layers.Activation("softmax", dtype="float32", name="pixel_softmax")(upsampled)
     return keras.Model(inputs, outputs, name=name)
 
@@ -206,7 +235,9 @@ def decoder_stages(model):
             if not (following.startswith(layer_name.split("_relu")[0] + "_conv")):
                 chosen.append(layer_name)  # the last ReLU of a decoder stage
     if not chosen:
-        raise ValueError("`model` has no decoder layers (unpool*, upsample*, deconv*, scores): "
-                         f"build it with DeconvNet or FCNBaseline. Received: model={model.name}")
+        raise ValueError(
+            "`model` has no decoder layers (unpool*, upsample*, deconv*, scores): "
+            f"build it with DeconvNet or FCNBaseline. Received: model={model.name}"
+        )
     outputs = [model.get_layer(layer_name).output for layer_name in chosen]
     return keras.Model(model.inputs, outputs, name=f"{model.name}_decoder_stages")

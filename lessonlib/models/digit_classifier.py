@@ -21,9 +21,11 @@ def _images(name, images):
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4 or images.shape[1:] != (28, 28, 1) or len(images) == 0:
-        raise ValueError(f"`{name}` must be 28x28 digits, shape (n, 28, 28) or (n, 28, 28, 1) "
-                         "with n >= 1. "
-                         f"Received: {name} of shape {images.shape}")
+        raise ValueError(
+            f"`{name}` must be 28x28 digits, shape (n, 28, 28) or (n, 28, 28, 1) "
+            "with n >= 1. "
+            f"Received: {name} of shape {images.shape}"
+        )
     return images
 
 
@@ -52,14 +54,26 @@ class DigitFeatures:
     >>> space.distance(generated, x_test)  # doctest: +SKIP
     """
 
-    def __init__(self, x_train, y_train, x_test, y_test, epochs=3, batch_size=128,
-                 num_features=64, seed=0, verbose=0):
+    def __init__(
+        self,
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        epochs=3,
+        batch_size=128,
+        num_features=64,
+        seed=0,
+        verbose=0,
+    ):
         x_train, x_test = _images("x_train", x_train), _images("x_test", x_test)
         y_train, y_test = np.asarray(y_train), np.asarray(y_test)
         if len(y_train) != len(x_train) or len(y_test) != len(x_test):
-            raise ValueError("Each digit needs one label. Received: "
-                             f"{len(x_train)} training digits and {len(y_train)} labels, "
-                             f"{len(x_test)} test digits and {len(y_test)} labels")
+            raise ValueError(
+                "Each digit needs one label. Received: "
+                f"{len(x_train)} training digits and {len(y_train)} labels, "
+                f"{len(x_test)} test digits and {len(y_test)} labels"
+            )
         self.num_features = _validation.positive_int("num_features", num_features)
         seed = _validation.non_negative_int("seed", seed)
 
@@ -67,25 +81,37 @@ class DigitFeatures:
             return keras.initializers.GlorotUniform(seed=seed * 10 + offset)
 
         inputs = keras.Input((28, 28, 1))
-        hidden = layers.Conv2D(32, 3, activation="relu", padding="same",
-                               kernel_initializer=initial(0))(inputs)
+        hidden = layers.Conv2D(
+            32, 3, activation="relu", padding="same", kernel_initializer=initial(0)
+        )(inputs)
         hidden = layers.MaxPooling2D()(hidden)
-        hidden = layers.Conv2D(64, 3, activation="relu", padding="same",
-                               kernel_initializer=initial(1))(hidden)
+        hidden = layers.Conv2D(
+            64, 3, activation="relu", padding="same", kernel_initializer=initial(1)
+        )(hidden)
         hidden = layers.MaxPooling2D()(hidden)
         hidden = layers.Flatten()(hidden)
-        features = layers.Dense(self.num_features, activation="relu", name="features",
-                                kernel_initializer=initial(2))(hidden)
-        outputs = layers.Dense(10, activation="softmax", dtype="float32",
-                               kernel_initializer=initial(3))(features)
+        features = layers.Dense(
+            self.num_features, activation="relu", name="features", kernel_initializer=initial(2)
+        )(hidden)
+        outputs = layers.Dense(
+            10, activation="softmax", dtype="float32", kernel_initializer=initial(3)
+        )(features)
         self.classifier = keras.Model(inputs, outputs, name="digit_classifier")
         self.extractor = keras.Model(inputs, features, name="digit_features")
-        self.classifier.compile(optimizer=keras.optimizers.Adam(1e-3),
-                                loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-        fit_in_seeded_order(self.classifier, x_train, y_train,
-                            epochs=_validation.positive_int("epochs", epochs),
-                            batch_size=_validation.positive_int("batch_size", batch_size),
-                            seed=seed, verbose=verbose)
+        self.classifier.compile(
+            optimizer=keras.optimizers.Adam(1e-3),
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+        )
+        fit_in_seeded_order(
+            self.classifier,
+            x_train,
+            y_train,
+            epochs=_validation.positive_int("epochs", epochs),
+            batch_size=_validation.positive_int("batch_size", batch_size),
+            seed=seed,
+            verbose=verbose,
+        )
         _, accuracy = self.classifier.evaluate(x_test, y_test, verbose=0)
         self.test_accuracy = float(accuracy)
         self.name = f"Fréchet distance in a digit classifier's {self.num_features} features"
@@ -103,8 +129,15 @@ class DigitFeatures:
         return f"{self.name} (its test accuracy: {self.test_accuracy:.1%})"
 
 
-def filter_bank_classifier(filters=None, patch_shape=(8, 8), input_shape=(28, 28, 1),
-                           num_classes=10, pool_size=3, train_filters=False, seed=None):
+def filter_bank_classifier(
+    filters=None,
+    patch_shape=(8, 8),
+    input_shape=(28, 28, 1),
+    num_classes=10,
+    pool_size=3,
+    train_filters=False,
+    seed=None,
+):
     """A one-layer CNN whose receptive fields are given: convolution, ReLU, max pooling, softmax.
 
     The notes: "we can use an auto-encoder to learn a set of K receptive fields w_k(u, v) ...
@@ -128,14 +161,19 @@ def filter_bank_classifier(filters=None, patch_shape=(8, 8), input_shape=(28, 28
         keras.Sequential, not compiled.
     """
     if len(tuple(patch_shape)) != 2:
-        raise ValueError("`patch_shape` must be (patch_height, patch_width). Received: "
-                         f"patch_shape={patch_shape!r}")
-    patch_shape = tuple(_validation.positive_int("patch_shape entries", size)
-                        for size in patch_shape)
+        raise ValueError(
+            "`patch_shape` must be (patch_height, patch_width). Received: "
+            f"patch_shape={patch_shape!r}"
+        )
+    patch_shape = tuple(
+        _validation.positive_int("patch_shape entries", size) for size in patch_shape
+    )
     input_shape = tuple(input_shape)
     if len(input_shape) != 3 or input_shape[-1] != 1:
-        raise ValueError("`input_shape` must be (height, width, 1): the filters see one "
-                         f"channel. Received: input_shape={input_shape!r}")
+        raise ValueError(
+            "`input_shape` must be (height, width, 1): the filters see one "
+            f"channel. Received: input_shape={input_shape!r}"
+        )
     if filters is None:
         count = 25
     else:
@@ -144,27 +182,42 @@ def filter_bank_classifier(filters=None, patch_shape=(8, 8), input_shape=(28, 28
             raise ValueError(
                 f"`filters` must be (patch_height * patch_width, K) = "
                 f"({patch_shape[0] * patch_shape[1]}, K). Received: filters of shape "
-                f"{filters.shape}")
+                f"{filters.shape}"
+            )
         if not np.all(np.isfinite(filters)):
-            raise ValueError("`filters` must be finite. Received: filters with "
-                             f"{np.sum(~np.isfinite(filters))} NaN or infinite values")
+            raise ValueError(
+                "`filters` must be finite. Received: filters with "
+                f"{np.sum(~np.isfinite(filters))} NaN or infinite values"
+            )
         norms = np.linalg.norm(filters, axis=0)
         if np.any(norms == 0):
-            raise ValueError(f"`filters` has an all-zero column ({int(np.argmax(norms == 0))}), "
-                             "which cannot be scaled to unit length.")
+            raise ValueError(
+                f"`filters` has an all-zero column ({int(np.argmax(norms == 0))}), "
+                "which cannot be scaled to unit length."
+            )
         count = filters.shape[1]
     seeds = (None, None) if seed is None else (seed, seed + 1)
     convolution = layers.Conv2D(
-        count, patch_shape, activation="relu", name="receptive_fields",
-        kernel_initializer=keras.initializers.GlorotUniform(seed=seeds[0]))
-    model = keras.Sequential([
-        keras.Input(input_shape),
-        convolution,
-        layers.MaxPooling2D(_validation.positive_int("pool_size", pool_size)),
-        layers.Flatten(),
-        layers.Dense(_validation.positive_int("num_classes", num_classes), activation="softmax",
-                     kernel_initializer=keras.initializers.GlorotUniform(seed=seeds[1])),
-    ], name="filter_bank_classifier")
+        count,
+        patch_shape,
+        activation="relu",
+        name="receptive_fields",
+        kernel_initializer=keras.initializers.GlorotUniform(seed=seeds[0]),
+    )
+    model = keras.Sequential(
+        [
+            keras.Input(input_shape),
+            convolution,
+            layers.MaxPooling2D(_validation.positive_int("pool_size", pool_size)),
+            layers.Flatten(),
+            layers.Dense(
+                _validation.positive_int("num_classes", num_classes),
+                activation="softmax",
+                kernel_initializer=keras.initializers.GlorotUniform(seed=seeds[1]),
+            ),
+        ],
+        name="filter_bank_classifier",
+    )
     if filters is not None:
         convolution.kernel.assign((filters / norms).reshape(*patch_shape, 1, count))
     else:

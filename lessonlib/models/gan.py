@@ -81,8 +81,10 @@ class GAN(keras.Model):
         super().__init__(**kwargs)
         for name, network in (("generator", generator), ("discriminator", discriminator)):
             if not isinstance(network, keras.Model):
-                raise ValueError(f"`{name}` must be a Keras model. Received: {name} of type "
-                                 f"{type(network).__name__}")
+                raise ValueError(
+                    f"`{name}` must be a Keras model. Received: {name} of type "
+                    f"{type(network).__name__}"
+                )
         if latent_dim is None:
             try:
                 latent_dim = generator.input_shape[-1]
@@ -98,8 +100,9 @@ class GAN(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(seed, name="noise_seed")
         # Counts training steps, for the notes' schedule; saved with the weights, so a run
         # resumed from a checkpoint resumes in the right phase.
-        self.step_counter = self.add_weight(shape=(), dtype="int32", initializer="zeros",
-                                            trainable=False, name="step_counter")
+        self.step_counter = self.add_weight(
+            shape=(), dtype="int32", initializer="zeros", trainable=False, name="step_counter"
+        )
         self.trackers = {name: keras.metrics.Mean(name=name) for name in _METRICS}
         self.generator_loss = "non_saturating"
         self.discriminator_steps = 1
@@ -122,9 +125,17 @@ class GAN(keras.Model):
             )
         self.built = True
 
-    def compile(self, d_optimizer, g_optimizer, generator_loss="non_saturating",
-                discriminator_steps=1, schedule="simultaneous", pretrain_steps=(0, 0),
-                jit_compile="auto", steps_per_execution=1):
+    def compile(
+        self,
+        d_optimizer,
+        g_optimizer,
+        generator_loss="non_saturating",
+        discriminator_steps=1,
+        schedule="simultaneous",
+        pretrain_steps=(0, 0),
+        jit_compile="auto",
+        steps_per_execution=1,
+    ):
         """Configure the game.
 
         Args:
@@ -152,16 +163,20 @@ class GAN(keras.Model):
             convolutional = any(
                 isinstance(layer, keras.layers.Conv2D | keras.layers.Conv2DTranspose)
                 for network in (self.generator, self.discriminator)
-                for layer in _keras_internals.sublayers(network))
+                for layer in _keras_internals.sublayers(network)
+            )
             jit_compile = runtime.jit_compile(convolutional=convolutional)
-        super().compile(optimizer=None, jit_compile=jit_compile,
-                        steps_per_execution=steps_per_execution)
+        super().compile(
+            optimizer=None, jit_compile=jit_compile, steps_per_execution=steps_per_execution
+        )
         self.d_optimizer = keras.optimizers.get(d_optimizer)
         self.g_optimizer = keras.optimizers.get(g_optimizer)
         if self.d_optimizer is self.g_optimizer:
-            raise ValueError("`d_optimizer` and `g_optimizer` must be two optimiser instances: "
-                             "each keeps its own moments for its own network. Received: the "
-                             "same instance twice")
+            raise ValueError(
+                "`d_optimizer` and `g_optimizer` must be two optimiser instances: "
+                "each keeps its own moments for its own network. Received: the "
+                "same instance twice"
+            )
         if self.dtype_policy.name == "mixed_float16" or any(
             network.dtype_policy.name == "mixed_float16"
             for network in (self.generator, self.discriminator)
@@ -170,20 +185,26 @@ class GAN(keras.Model):
             self.d_optimizer = keras.optimizers.LossScaleOptimizer(self.d_optimizer)
             self.g_optimizer = keras.optimizers.LossScaleOptimizer(self.g_optimizer)
         self.generator_loss = _validation.one_of(
-            "generator_loss", generator_loss, ("non_saturating", "minimax"))
+            "generator_loss", generator_loss, ("non_saturating", "minimax")
+        )
         self.discriminator_steps = _validation.positive_int(
-            "discriminator_steps", discriminator_steps)
+            "discriminator_steps", discriminator_steps
+        )
         self.schedule = _validation.one_of("schedule", schedule, _SCHEDULES)
         pretrain_steps = tuple(pretrain_steps)
         if len(pretrain_steps) != 2 or not all(
             isinstance(steps, (int, np.integer)) and steps >= 0 for steps in pretrain_steps
         ):
-            raise ValueError("`pretrain_steps` must be two integers >= 0: the discriminator's "
-                             "then the generator's steps alone. Received: "
-                             f"pretrain_steps={pretrain_steps!r}")
+            raise ValueError(
+                "`pretrain_steps` must be two integers >= 0: the discriminator's "
+                "then the generator's steps alone. Received: "
+                f"pretrain_steps={pretrain_steps!r}"
+            )
         if schedule == "simultaneous" and any(pretrain_steps):
-            raise ValueError('`pretrain_steps` applies to schedule="notes". Received: '
-                             f'schedule="simultaneous", pretrain_steps={pretrain_steps!r}')
+            raise ValueError(
+                '`pretrain_steps` applies to schedule="notes". Received: '
+                f'schedule="simultaneous", pretrain_steps={pretrain_steps!r}'
+            )
         self.pretrain_steps = tuple(int(steps) for steps in pretrain_steps)
         self.optimizer = _OptimizerPair(self)
         self.optimizer.build()
@@ -268,8 +289,10 @@ class GAN(keras.Model):
         discriminator_alone, generator_alone = self.pretrain_steps
         step = ops.convert_to_tensor(self.step_counter)
         competing = ops.greater_equal(step, discriminator_alone + generator_alone)
-        return (ops.logical_or(ops.less(step, discriminator_alone), competing),
-                ops.greater_equal(step, discriminator_alone))
+        return (
+            ops.logical_or(ops.less(step, discriminator_alone), competing),
+            ops.greater_equal(step, discriminator_alone),
+        )
 
     def record(self, d_loss, g_loss, real_logits, fake_logits):
         """Update the metrics and the step counter; return the logs."""
@@ -295,38 +318,50 @@ class GAN(keras.Model):
             seed: seeds those draws (default: different each call).
         """
         if (noise is None) == (num_samples is None):
-            raise ValueError("Pass `noise` or `num_samples`, one of the two. Received: "
-                             f"noise={'given' if noise is not None else None}, "
-                             f"num_samples={num_samples!r}")
+            raise ValueError(
+                "Pass `noise` or `num_samples`, one of the two. Received: "
+                f"noise={'given' if noise is not None else None}, "
+                f"num_samples={num_samples!r}"
+            )
         if noise is None:
             rng = np.random.default_rng(seed)
             noise = rng.standard_normal(
-                (_validation.positive_int("num_samples", num_samples), self.latent_dim))
+                (_validation.positive_int("num_samples", num_samples), self.latent_dim)
+            )
         noise = np.asarray(noise, dtype="float32")
         if noise.ndim != 2 or noise.shape[1] != self.latent_dim:
-            raise ValueError(f"`noise` must have shape (n, {self.latent_dim}). Received: noise "
-                             f"of shape {noise.shape}")
+            raise ValueError(
+                f"`noise` must have shape (n, {self.latent_dim}). Received: noise "
+                f"of shape {noise.shape}"
+            )
         _keras_internals.sync_training_state(self)  # called from a callback during fit
-        outputs = [keras.ops.convert_to_numpy(self.generator(noise[start:start + batch_size],
-                                                             training=False))
-                   for start in range(0, len(noise), batch_size)]
+        outputs = [
+            keras.ops.convert_to_numpy(
+                self.generator(noise[start : start + batch_size], training=False)
+            )
+            for start in range(0, len(noise), batch_size)
+        ]
         return np.concatenate(outputs).astype("float32")
 
     def discriminate(self, samples, batch_size=1024):
         """D(x) = sigmoid(logit) for each sample, as a float NumPy array of shape `(n,)`."""
         samples = np.asarray(samples, dtype="float32")
         _keras_internals.sync_training_state(self)
-        logits = [keras.ops.convert_to_numpy(self.discriminator(samples[start:start + batch_size],
-                                                                training=False))
-                  for start in range(0, len(samples), batch_size)]
+        logits = [
+            keras.ops.convert_to_numpy(
+                self.discriminator(samples[start : start + batch_size], training=False)
+            )
+            for start in range(0, len(samples), batch_size)
+        ]
         logits = np.concatenate(logits).astype(np.float64).ravel()
         return 1.0 / (1.0 + np.exp(-logits))
 
     def sample_noise(self, num_samples, seed=0):
         """Fixed noise from NumPy, the same on every backend: for sample grids over epochs."""
         rng = np.random.default_rng(_validation.non_negative_int("seed", seed))
-        return rng.standard_normal((_validation.positive_int("num_samples", num_samples),
-                                    self.latent_dim)).astype("float32")
+        return rng.standard_normal(
+            (_validation.positive_int("num_samples", num_samples), self.latent_dim)
+        ).astype("float32")
 
     def _saved_state(self):
         """The model's own variables, and the state of every random generator in it.
@@ -335,9 +370,11 @@ class GAN(keras.Model):
         would draw other noise and other dropout masks than the run it continues. Saved here,
         a resumed run ends with the same weights as one never interrupted.
         """
-        seed_states = [generator.state
-                       for layer in [self, *_keras_internals.sublayers(self)]
-                       for generator in _keras_internals.seed_generators(layer)]
+        seed_states = [
+            generator.state
+            for layer in [self, *_keras_internals.sublayers(self)]
+            for generator in _keras_internals.seed_generators(layer)
+        ]
         return _keras_internals.own_variables(self) + seed_states
 
     def save_own_variables(self, store):
@@ -379,22 +416,26 @@ def dcgan_generator(latent_dim=100, name="generator"):
     with batch normalisation and leaky ReLUs between, and tanh at the end.
     """
     latent_dim = _validation.positive_int("latent_dim", latent_dim)
-    return keras.Sequential([
-        keras.Input((latent_dim,)),
-        keras.layers.Dense(7 * 7 * 256, use_bias=False),
-        keras.layers.BatchNormalization(),
-        keras.layers.LeakyReLU(0.3),
-        keras.layers.Reshape((7, 7, 256)),
-        keras.layers.Conv2DTranspose(128, 5, strides=1, padding="same", use_bias=False),
-        keras.layers.BatchNormalization(),
-        keras.layers.LeakyReLU(0.3),
-        keras.layers.Conv2DTranspose(64, 5, strides=2, padding="same", use_bias=False),
-        keras.layers.BatchNormalization(),
-        keras.layers.LeakyReLU(0.3),
-        # float32 output whatever the precision policy: the samples are the game's data.
-        keras.layers.Conv2DTranspose(1, 5, strides=2, padding="same", use_bias=False,
-                                     activation="tanh", dtype="float32"),
-    ], name=name)
+    return keras.Sequential(
+        [
+            keras.Input((latent_dim,)),
+            keras.layers.Dense(7 * 7 * 256, use_bias=False),
+            keras.layers.BatchNormalization(),
+            keras.layers.LeakyReLU(0.3),
+            keras.layers.Reshape((7, 7, 256)),
+            keras.layers.Conv2DTranspose(128, 5, strides=1, padding="same", use_bias=False),
+            keras.layers.BatchNormalization(),
+            keras.layers.LeakyReLU(0.3),
+            keras.layers.Conv2DTranspose(64, 5, strides=2, padding="same", use_bias=False),
+            keras.layers.BatchNormalization(),
+            keras.layers.LeakyReLU(0.3),
+            # float32 output whatever the precision policy: the samples are the game's data.
+            keras.layers.Conv2DTranspose(
+                1, 5, strides=2, padding="same", use_bias=False, activation="tanh", dtype="float32"
+            ),
+        ],
+        name=name,
+    )
 
 
 def dcgan_discriminator(name="discriminator", seed=None):
@@ -403,17 +444,20 @@ def dcgan_discriminator(name="discriminator", seed=None):
     Two 5x5 stride-2 convolutions (64, 128 filters) with leaky ReLUs and dropout 0.3, then a
     dense logit.
     """
-    return keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(64, 5, strides=2, padding="same"),
-        keras.layers.LeakyReLU(0.3),
-        keras.layers.Dropout(0.3, seed=seed),
-        keras.layers.Conv2D(128, 5, strides=2, padding="same"),
-        keras.layers.LeakyReLU(0.3),
-        keras.layers.Dropout(0.3, seed=None if seed is None else seed + 1),
-        keras.layers.Flatten(),
-        keras.layers.Dense(1, dtype="float32"),
-    ], name=name)
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(64, 5, strides=2, padding="same"),
+            keras.layers.LeakyReLU(0.3),
+            keras.layers.Dropout(0.3, seed=seed),
+            keras.layers.Conv2D(128, 5, strides=2, padding="same"),
+            keras.layers.LeakyReLU(0.3),
+            keras.layers.Dropout(0.3, seed=None if seed is None else seed + 1),
+            keras.layers.Flatten(),
+            keras.layers.Dense(1, dtype="float32"),
+        ],
+        name=name,
+    )
 
 
 def mlp_generator(latent_dim, output_dim, hidden_units=(32, 32), name="generator"):
@@ -422,8 +466,7 @@ def mlp_generator(latent_dim, output_dim, hidden_units=(32, 32), name="generator
     return keras.Sequential(
         [keras.Input((_validation.positive_int("latent_dim", latent_dim),))]
         + [keras.layers.Dense(width, activation="relu") for width in widths]
-        + [keras.layers.Dense(_validation.positive_int("output_dim", output_dim),
-                              dtype="float32")],
+        + [keras.layers.Dense(_validation.positive_int("output_dim", output_dim), dtype="float32")],
         name=name,
     )
 

@@ -27,18 +27,21 @@ def sparsity_summary(rho_hat, weights, sparsity_target, image_shape=None, title=
         matplotlib.figure.Figure
     """
     rho_hat = np.asarray(rho_hat, dtype=np.float64)
-    figure, (left, right) = _subplots(1, 2, figsize=(9, 3.6),
-                                         gridspec_kw={"width_ratios": [1.2, 1]})
+    figure, (left, right) = _subplots(
+        1, 2, figsize=(9, 3.6), gridspec_kw={"width_ratios": [1.2, 1]}
+    )
     bins = np.linspace(0, max(3 * sparsity_target, rho_hat.max() * 1.05), 30)
     left.hist(rho_hat, bins=bins, color="tab:blue")
-    left.axvline(sparsity_target, color="tab:red", linestyle="--",
-                 label=f"rho = {sparsity_target:g}")
+    left.axvline(
+        sparsity_target, color="tab:red", linestyle="--", label=f"rho = {sparsity_target:g}"
+    )
     left.set_xlabel(r"$\hat\rho_j$ (average activation of hidden unit j)")
     left.set_ylabel("hidden units")
     left.set_title(f"mean $\\hat\\rho$ = {rho_hat.mean():.3f}")
     left.legend()
-    right.imshow(filter_mosaic(weights, image_shape), cmap="gray", vmin=-1, vmax=1,
-                 interpolation="nearest")
+    right.imshow(
+        filter_mosaic(weights, image_shape), cmap="gray", vmin=-1, vmax=1, interpolation="nearest"
+    )
     right.axis("off")
     right.set_title("filters (encoder weights)")
     if title:
@@ -69,8 +72,9 @@ def sparsity_traces(steps, traces, sparsity_target, title=None):
                 f"Each trace must have shape (len(steps), num_hidden) = ({len(steps)}, ...). "
                 f"Received: traces[{label!r}] of shape {np.shape(trace)}"
             )
-    figure, axes = _subplots(1, len(traces), figsize=(3.2 * len(traces), 3.2),
-                                sharex=True, sharey=True, squeeze=False)
+    figure, axes = _subplots(
+        1, len(traces), figsize=(3.2 * len(traces), 3.2), sharex=True, sharey=True, squeeze=False
+    )
     floor = 1e-5  # a dead unit's rho_hat underflows towards 0; the log axis stops here
     for axis, (label, trace) in zip(axes.flat, traces.items(), strict=True):
         axis.plot(steps, np.clip(trace, floor, 1), linewidth=0.7, alpha=0.8)
@@ -106,22 +110,36 @@ def orthogonality(sparse, references, title=None):
         raise ValueError(f"`sparse` must be a non-empty dict. Received: sparse={sparse!r}")
     colors = ("tab:red", "tab:gray", "tab:green")
     if not isinstance(references, dict) or len(references) > len(colors):
-        raise ValueError(f"`references` must be a dict of at most {len(colors)} entries. "
-                         f"Received: references with keys {list(references)!r}")
+        raise ValueError(
+            f"`references` must be a dict of at most {len(colors)} entries. "
+            f"Received: references with keys {list(references)!r}"
+        )
     rhos = sorted(sparse)
     figure, (left, right) = _subplots(1, 2, figsize=(10, 3.8))
-    left.plot(rhos, [np.mean(sparse[rho][0]) for rho in rhos], "o-", color="tab:blue",
-              label="measured")
-    left.plot(rhos, [np.mean(sparse[rho][1]) for rho in rhos], "s--", color="tab:blue",
-              alpha=0.6, label="if the units were independent")
+    left.plot(
+        rhos, [np.mean(sparse[rho][0]) for rho in rhos], "o-", color="tab:blue", label="measured"
+    )
+    left.plot(
+        rhos,
+        [np.mean(sparse[rho][1]) for rho in rhos],
+        "s--",
+        color="tab:blue",
+        alpha=0.6,
+        label="if the units were independent",
+    )
     left.plot(rhos, rhos, ":", color="gray", label="cosine = rho (0/1 units)")
-    right.plot(rhos, [np.median(np.abs(sparse[rho][2])) for rho in rhos], "o-",
-               color="tab:blue", label="with the penalty (beta > 0)")
+    right.plot(
+        rhos,
+        [np.median(np.abs(sparse[rho][2])) for rho in rhos],
+        "o-",
+        color="tab:blue",
+        label="with the penalty (beta > 0)",
+    )
     for (label, (responses, filter_cosines)), color in zip(
-            references.items(), colors[:len(references)], strict=True):
+        references.items(), colors[: len(references)], strict=True
+    ):
         left.axhline(np.mean(responses), color=color, linestyle="-.", label=label)
-        right.axhline(np.median(np.abs(filter_cosines)), color=color, linestyle="-.",
-                      label=label)
+        right.axhline(np.median(np.abs(filter_cosines)), color=color, linestyle="-.", label=label)
     for axis in (left, right):
         axis.set_xscale("log")
         axis.set_xlabel(r"sparsity target $\rho$")
@@ -152,8 +170,10 @@ def latent_planes(planes, labels, title=None):
     labels = np.asarray(labels).ravel()
     for name, codes in planes.items():
         if np.shape(codes) != (len(labels), 2):
-            raise ValueError(f"Each plane must hold one 2-D code per label, ({len(labels)}, 2). "
-                             f"Received: planes[{name!r}] of shape {np.shape(codes)}")
+            raise ValueError(
+                f"Each plane must hold one 2-D code per label, ({len(labels)}, 2). "
+                f"Received: planes[{name!r}] of shape {np.shape(codes)}"
+            )
     classes = np.unique(labels)
     colors = matplotlib.colormaps["tab10"]
     figure, axes = _subplots(1, len(planes), figsize=(4.6 * len(planes), 4.4), squeeze=False)
@@ -161,13 +181,20 @@ def latent_planes(planes, labels, title=None):
         codes = np.asarray(codes)
         for index, label in enumerate(classes):
             chosen = labels == label
-            axis.scatter(codes[chosen, 0], codes[chosen, 1], s=4, alpha=0.6,
-                         color=colors(index % 10), label=str(label))
+            axis.scatter(
+                codes[chosen, 0],
+                codes[chosen, 1],
+                s=4,
+                alpha=0.6,
+                color=colors(index % 10),
+                label=str(label),
+            )
         axis.set_title(name, fontsize=10)
         axis.set_xticks([])
         axis.set_yticks([])
-    axes.flat[-1].legend(title="class", fontsize=8, markerscale=3, loc="center left",
-                         bbox_to_anchor=(1, 0.5))
+    axes.flat[-1].legend(
+        title="class", fontsize=8, markerscale=3, loc="center left", bbox_to_anchor=(1, 0.5)
+    )
     if title:
         figure.suptitle(title)
     return _finish(figure)
@@ -189,8 +216,10 @@ def error_by_code_size(sizes, errors, title=None):
         raise ValueError(f"`errors` must be a non-empty dict. Received: errors={errors!r}")
     for name, values in errors.items():
         if np.shape(values) != sizes.shape:
-            raise ValueError(f"Each method needs one error per size, {sizes.shape}. "
-                             f"Received: errors[{name!r}] of shape {np.shape(values)}")
+            raise ValueError(
+                f"Each method needs one error per size, {sizes.shape}. "
+                f"Received: errors[{name!r}] of shape {np.shape(values)}"
+            )
     figure, axis = _subplots(figsize=(6, 3.8))
     for name, values in errors.items():
         axis.plot(sizes, values, "o-", label=name)

@@ -36,9 +36,7 @@ def training_curves(history, metrics=None, title=None):
             f"`metrics` names values the history does not hold ({', '.join(missing)}); it "
             f"holds {', '.join(logs)}. Received: metrics={metrics!r}"
         )
-    figure, axes = _subplots(
-        1, len(metrics), figsize=(3.6 * len(metrics), 3), squeeze=False
-    )
+    figure, axes = _subplots(1, len(metrics), figsize=(3.6 * len(metrics), 3), squeeze=False)
     for axis, name in zip(axes.flat, metrics, strict=True):
         values = logs[name]
         epochs = np.arange(1, len(values) + 1)
@@ -57,12 +55,15 @@ def training_curves(history, metrics=None, title=None):
 def _check_runs(name, runs, items):
     """Raise a `ValueError` naming `name` unless `runs` maps each run to a non-empty list."""
     if not isinstance(runs, dict) or not runs or not all(len(v) for v in runs.values()):
-        raise ValueError(f"`{name}` must be a non-empty dict of non-empty lists of {items}. "
-                         f"Received: {name}={runs!r}")
+        raise ValueError(
+            f"`{name}` must be a non-empty dict of non-empty lists of {items}. "
+            f"Received: {name}={runs!r}"
+        )
 
 
-def compare_curves(curves, first_epoch=0, reference=None, reference_label=None, ylabel=None,
-                   title=None):
+def compare_curves(
+    curves, first_epoch=0, reference=None, reference_label=None, ylabel=None, title=None
+):
     """Several runs' curves on one axis, to compare them, with an optional reference line.
 
     Args:
@@ -78,11 +79,21 @@ def compare_curves(curves, first_epoch=0, reference=None, reference_label=None, 
     _check_runs("curves", curves, "values")
     figure, axis = _subplots(figsize=(7, 3.6))
     for name, values in curves.items():
-        axis.plot(np.arange(first_epoch, first_epoch + len(values)), values, marker="o",
-                  markersize=3, label=name)
+        axis.plot(
+            np.arange(first_epoch, first_epoch + len(values)),
+            values,
+            marker="o",
+            markersize=3,
+            label=name,
+        )
     if reference is not None:
-        axis.axhline(reference, color="k", linestyle="--", linewidth=1,
-                     label=reference_label or f"{reference:.3g}")
+        axis.axhline(
+            reference,
+            color="k",
+            linestyle="--",
+            linewidth=1,
+            label=reference_label or f"{reference:.3g}",
+        )
     axis.set_xlabel("epoch")
     if ylabel:
         axis.set_ylabel(ylabel)
@@ -109,10 +120,10 @@ def compare_scores(scores, ylabel="test accuracy", title=None):
         values = np.asarray(values, dtype=np.float64)
         axis.bar(index, values.mean(), width=0.6, color="tab:blue", alpha=0.35)
         axis.plot(np.full(len(values), index), values, "o", color="tab:blue")
-        axis.annotate(f"{values.mean():.3f}", (index, values.mean()), ha="center",
-                      va="bottom", fontsize=9)
-    axis.set_xticks(range(len(scores)), [name.replace(" (", "\n(") for name in scores],
-                    fontsize=8)
+        axis.annotate(
+            f"{values.mean():.3f}", (index, values.mean()), ha="center", va="bottom", fontsize=9
+        )
+    axis.set_xticks(range(len(scores)), [name.replace(" (", "\n(") for name in scores], fontsize=8)
     low = min(min(values) for values in scores.values())
     high = max(max(values) for values in scores.values())
     axis.set_ylim(low - 0.1 * (high - low + 1e-9) - 0.02, high + 0.15 * (high - low + 1e-9))

@@ -13,8 +13,15 @@ from lessonlib.plotting._common import _finish, _subplots
 def _annotate(axis, values, fmt="{:.2g}"):
     if values.size <= 64:
         for (row, column), value in np.ndenumerate(values):
-            axis.text(column, row, fmt.format(value), ha="center", va="center", fontsize=7,
-                      color="white" if abs(value) < 0.5 * (np.abs(values).max() or 1) else "k")
+            axis.text(
+                column,
+                row,
+                fmt.format(value),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if abs(value) < 0.5 * (np.abs(values).max() or 1) else "k",
+            )
 
 
 def transposed_convolution(activations, kernel, strides=1, padding="valid"):
@@ -40,17 +47,21 @@ def transposed_convolution(activations, kernel, strides=1, padding="valid"):
     activations = np.asarray(activations, dtype=np.float64)
     kernel = np.asarray(kernel, dtype=np.float64)
     if activations.ndim != 2 or kernel.ndim != 2:
-        raise ValueError("`activations` and `kernel` must be 2-D (one channel). Received: "
-                         f"shapes {activations.shape} and {kernel.shape}")
+        raise ValueError(
+            "`activations` and `kernel` must be 2-D (one channel). Received: "
+            f"shapes {activations.shape} and {kernel.shape}"
+        )
     kernel4 = kernel[:, :, None, None]
     full = deconvolution.basis_sum(activations[..., None], kernel4, strides)[..., 0]
-    output = deconvolution.transposed_conv2d(activations[..., None], kernel4, strides,
-                                             padding)[..., 0]
+    output = deconvolution.transposed_conv2d(activations[..., None], kernel4, strides, padding)[
+        ..., 0
+    ]
     stride_h, stride_w = (strides, strides) if isinstance(strides, int) else strides
     top = deconvolution.crop_offset(kernel.shape[0], stride_h, padding)
     left = deconvolution.crop_offset(kernel.shape[1], stride_w, padding)
-    figure, axes = _subplots(1, 4, figsize=(13, 3.6),
-                                gridspec_kw={"width_ratios": [1, 1, 1.6, 1.6]})
+    figure, axes = _subplots(
+        1, 4, figsize=(13, 3.6), gridspec_kw={"width_ratios": [1, 1, 1.6, 1.6]}
+    )
     panels = [
         (activations, f"activations {activations.shape[0]}x{activations.shape[1]}"),
         (kernel, f"kernel {kernel.shape[0]}x{kernel.shape[1]}"),
@@ -64,8 +75,17 @@ def transposed_convolution(activations, kernel, strides=1, padding="valid"):
         axis.set_title(label, fontsize=9)
         axis.set_xticks([])
         axis.set_yticks([])
-    axes[2].add_patch(Rectangle((left - 0.5, top - 0.5), output.shape[1], output.shape[0],
-                                fill=False, edgecolor="k", linewidth=2, linestyle="--"))
+    axes[2].add_patch(
+        Rectangle(
+            (left - 0.5, top - 0.5),
+            output.shape[1],
+            output.shape[0],
+            fill=False,
+            edgecolor="k",
+            linewidth=2,
+            linestyle="--",
+        )
+    )
     return _finish(figure)
 
 

@@ -28,8 +28,10 @@ def grid_animation(images_per_epoch, epochs, ncols=None, interval=400):
     from matplotlib import animation
 
     if len(images_per_epoch) == 0 or len(images_per_epoch) != len(epochs):
-        raise ValueError("`images_per_epoch` and `epochs` need one entry per frame, at least "
-                         f"one. Received: {len(images_per_epoch)} frames, {len(epochs)} epochs")
+        raise ValueError(
+            "`images_per_epoch` and `epochs` need one entry per frame, at least "
+            f"one. Received: {len(images_per_epoch)} frames, {len(epochs)} epochs"
+        )
     frames = [_as_images(images, None) for images in images_per_epoch]
     count = len(frames[0])
     ncols = _columns(count, ncols)
@@ -39,8 +41,11 @@ def grid_animation(images_per_epoch, epochs, ncols=None, interval=400):
     for frame, images in enumerate(frames):
         for index, image in enumerate(images):
             row, column = divmod(index, ncols)
-            tiles[frame, row * (height + 1):row * (height + 1) + height,
-                  column * (width + 1):column * (width + 1) + width] = image
+            tiles[
+                frame,
+                row * (height + 1) : row * (height + 1) + height,
+                column * (width + 1) : column * (width + 1) + width,
+            ] = image
     figure, axis = _subplots(figsize=(0.45 * ncols + 0.5, 0.45 * nrows + 0.7))
     axis.axis("off")
     shown = axis.imshow(tiles[0], cmap="gray", vmin=0, vmax=1)
@@ -51,8 +56,7 @@ def grid_animation(images_per_epoch, epochs, ncols=None, interval=400):
         title.set_text(f"after epoch {epochs[frame]}")
         return shown, title
 
-    return animation.FuncAnimation(figure, draw, frames=len(frames), interval=interval,
-                                   blit=False)
+    return animation.FuncAnimation(figure, draw, frames=len(frames), interval=interval, blit=False)
 
 
 def discriminator_against_optimal(grid, p_data, p_g, discriminator, optimal, title=None):
@@ -62,8 +66,14 @@ def discriminator_against_optimal(grid, p_data, p_g, discriminator, optimal, tit
     top.plot(grid, p_g, label="p_g")
     top.set_ylabel("density")
     top.legend()
-    bottom.plot(grid, optimal, color="black", linewidth=3, alpha=0.4,
-                label=r"$D^* = p_{data}/(p_{data}+p_g)$")
+    bottom.plot(
+        grid,
+        optimal,
+        color="black",
+        linewidth=3,
+        alpha=0.4,
+        label=r"$D^* = p_{data}/(p_{data}+p_g)$",
+    )
     bottom.plot(grid, discriminator, color="C3", label="trained D(x)")
     bottom.set_ylim(-0.05, 1.05)
     bottom.set_xlabel("x")
@@ -80,11 +90,21 @@ def criterion_against_jsd(distances, criteria, jsd, label="mean of p_g"):
     """C(G) and -log 4 + 2 JSD(p_data || p_g) as p_g moves: the minimum -log 4 at p_g = p_data."""
     figure, axis = _subplots(figsize=(6, 3.6))
     axis.plot(distances, criteria, marker="o", markersize=4, label=r"$C(G) = V(D^*, G)$")
-    axis.plot(distances, -np.log(4) + 2 * np.asarray(jsd), linestyle="--", color="black",
-              label=r"$-\log 4 + 2\,JSD(p_{data}\,\|\,p_g)$")
+    axis.plot(
+        distances,
+        -np.log(4) + 2 * np.asarray(jsd),
+        linestyle="--",
+        color="black",
+        label=r"$-\log 4 + 2\,JSD(p_{data}\,\|\,p_g)$",
+    )
     axis.axhline(-np.log(4), color="gray", linewidth=0.8)
-    axis.annotate(r"$-\log 4$", (distances[0], -np.log(4)), textcoords="offset points",
-                  xytext=(4, 4), color="gray")
+    axis.annotate(
+        r"$-\log 4$",
+        (distances[0], -np.log(4)),
+        textcoords="offset points",
+        xytext=(4, 4),
+        color="gray",
+    )
     axis.set_xlabel(label)
     axis.set_ylabel("value")
     axis.legend()
@@ -97,8 +117,9 @@ def generator_gradients(d_fake, minimax, non_saturating):
     D(G(z)), on log axes: the minimax loss's vanishes as D(G(z)) -> 0 (lesson 06)."""
     figure, axis = _subplots(figsize=(6, 3.6))
     axis.scatter(d_fake, minimax, s=6, alpha=0.5, label=r"minimax: $\log(1 - D(G(z)))$")
-    axis.scatter(d_fake, non_saturating, s=6, alpha=0.5, marker="s",
-                 label=r"non-saturating: $-\log D(G(z))$")
+    axis.scatter(
+        d_fake, non_saturating, s=6, alpha=0.5, marker="s", label=r"non-saturating: $-\log D(G(z))$"
+    )
     axis.set_xscale("log")
     axis.set_yscale("log")
     axis.set_xlabel("D(G(z)) of the sample")
@@ -147,19 +168,31 @@ def mode_shares(coverages, title=None):
         sample near a mode are left blank.
     """
     if not coverages:
-        raise ValueError("`coverages` must be a non-empty list of ModeCoverage. Received: "
-                         f"coverages={coverages!r}")
-    shares = np.array([coverage.shares if sum(coverage.counts) else
-                       np.full(len(coverage.counts), np.nan) for coverage in coverages]).T
+        raise ValueError(
+            "`coverages` must be a non-empty list of ModeCoverage. Received: "
+            f"coverages={coverages!r}"
+        )
+    shares = np.array(
+        [
+            coverage.shares if sum(coverage.counts) else np.full(len(coverage.counts), np.nan)
+            for coverage in coverages
+        ]
+    ).T
     figure, axis = _subplots(figsize=(min(12, 2 + 0.3 * shares.shape[1]), 3.4))
-    image = axis.imshow(shares, aspect="auto", cmap="viridis", vmin=0,
-                        vmax=max(0.5, np.nanmax(shares) if np.isfinite(shares).any() else 0.5),
-                        interpolation="nearest")
+    image = axis.imshow(
+        shares,
+        aspect="auto",
+        cmap="viridis",
+        vmin=0,
+        vmax=max(0.5, np.nanmax(shares) if np.isfinite(shares).any() else 0.5),
+        interpolation="nearest",
+    )
     axis.set_xlabel("epoch")
     axis.set_ylabel("mode")
     axis.set_yticks(range(shares.shape[0]))
-    figure.colorbar(image, ax=axis,
-                    label=f"share of samples on the modes (even: 1/{shares.shape[0]})")
+    figure.colorbar(
+        image, ax=axis, label=f"share of samples on the modes (even: 1/{shares.shape[0]})"
+    )
     if title:
         axis.set_title(title, fontsize=10)
     return _finish(figure)

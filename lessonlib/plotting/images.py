@@ -12,8 +12,9 @@ import numpy as np
 from lessonlib.plotting._common import _as_images, _columns, _finish, _subplots
 
 
-def image_grid(images, ncols=None, titles=None, image_shape=None, cmap="gray", title=None,
-               symmetric=False):
+def image_grid(
+    images, ncols=None, titles=None, image_shape=None, cmap="gray", title=None, symmetric=False
+):
     """Show images in a grid, one per cell, without axes.
 
     Args:
@@ -52,8 +53,9 @@ def image_grid(images, ncols=None, titles=None, image_shape=None, cmap="gray", t
             limit = None
             if symmetric:
                 limit = float(np.max(np.abs(images[index]))) or 1.0  # all zero: any scale
-            axis.imshow(images[index], cmap=cmap, vmin=None if limit is None else -limit,
-                        vmax=limit)
+            axis.imshow(
+                images[index], cmap=cmap, vmin=None if limit is None else -limit, vmax=limit
+            )
             if titles is not None:
                 axis.set_title(str(titles[index]), fontsize=8)
     if title:

@@ -48,8 +48,16 @@ def projection(image, result, bgr=False):
     axes[1].set_title(f"channel {result.channel} at {result.position} in pixels", fontsize=9)
     for index, axis in enumerate(axes):
         if index < 2:
-            axis.add_patch(Rectangle((left - 0.5, top - 0.5), right - left, bottom - top,
-                                     fill=False, edgecolor="lime", linewidth=1.5))
+            axis.add_patch(
+                Rectangle(
+                    (left - 0.5, top - 0.5),
+                    right - left,
+                    bottom - top,
+                    fill=False,
+                    edgecolor="lime",
+                    linewidth=1.5,
+                )
+            )
         axis.set_xticks([])
         axis.set_yticks([])
     return _finish(figure)
@@ -89,12 +97,15 @@ def projection_grid(image, projections, bgr=False):
         (mid-grey is zero) and the image patch it saw.
     """
     if not isinstance(projections, dict) or not projections:
-        raise ValueError("`projections` must be a non-empty dict {layer: [Projection, ...]}. "
-                         f"Received: projections={projections!r}")
+        raise ValueError(
+            "`projections` must be a non-empty dict {layer: [Projection, ...]}. "
+            f"Received: projections={projections!r}"
+        )
     image = _as_unit_range(image)
     columns = 2 * max(len(units) for units in projections.values())
-    figure, axes = _subplots(len(projections), columns, squeeze=False,
-                                figsize=(1.3 * columns, 1.45 * len(projections)))
+    figure, axes = _subplots(
+        len(projections), columns, squeeze=False, figsize=(1.3 * columns, 1.45 * len(projections))
+    )
     for row, (layer, units) in enumerate(projections.items()):
         for index, result in enumerate(units):
             field = result.receptive_field
@@ -128,19 +139,28 @@ def projection_stages(image, result, bgr=False):
     from matplotlib.patches import Rectangle
 
     if not result.stages:
-        raise ValueError("`result` must be a Projection made with stages=True. "
-                         "Received: a Projection without stages")
+        raise ValueError(
+            "`result` must be a Projection made with stages=True. "
+            "Received: a Projection without stages"
+        )
     image = _as_unit_range(image)
     panels = len(result.stages) + 1
     figure, axes = _subplots(1, panels, figsize=(2.0 * panels, 2.3))
     axes[0].imshow(image)
     top, bottom, left, right = result.receptive_field
-    axes[0].add_patch(Rectangle((left - 0.5, top - 0.5), right - left, bottom - top,
-                                fill=False, edgecolor="lime", linewidth=1.2))
+    axes[0].add_patch(
+        Rectangle(
+            (left - 0.5, top - 0.5),
+            right - left,
+            bottom - top,
+            fill=False,
+            edgecolor="lime",
+            linewidth=1.2,
+        )
+    )
     axes[0].set_title("image, receptive field", fontsize=8)
     for axis, (size, signal) in zip(axes[1:-1], result.stages[:-1], strict=True):
-        axis.imshow(np.sqrt(np.sum(np.asarray(signal, np.float64) ** 2, axis=-1)),
-                    cmap="magma")
+        axis.imshow(np.sqrt(np.sum(np.asarray(signal, np.float64) ** 2, axis=-1)), cmap="magma")
         axis.set_title(f"{size}x{size}, {signal.shape[-1]} channels", fontsize=8)
     axes[-1].imshow(_projection_rgb(result.pixels, bgr))
     axes[-1].set_title(f"{result.stages[-1][0]}x{result.stages[-1][0]}, pixels", fontsize=8)
@@ -163,20 +183,30 @@ def measures_by_layer(measures, names=("coherence", "concentration"), titles=Non
         matplotlib.figure.Figure
     """
     if not isinstance(measures, dict) or not measures:
-        raise ValueError("`measures` must be a non-empty dict {network: {layer: [...]}}. "
-                         f"Received: measures={measures!r}")
+        raise ValueError(
+            "`measures` must be a non-empty dict {network: {layer: [...]}}. "
+            f"Received: measures={measures!r}"
+        )
     titles = titles or names
     figure, axes = _subplots(1, len(names), figsize=(5.5 * len(names), 3.4), squeeze=False)
     for axis, name, title in zip(axes[0], names, titles, strict=True):
         for offset, (network, by_layer) in enumerate(measures.items()):
             layer_names = list(by_layer)
-            values = [np.array([getattr(m, name) for m in by_layer[layer]])
-                      for layer in layer_names]
-            low, middle, high = (np.array([np.percentile(v, q) for v in values])
-                                 for q in (25, 50, 75))
+            values = [
+                np.array([getattr(m, name) for m in by_layer[layer]]) for layer in layer_names
+            ]
+            low, middle, high = (
+                np.array([np.percentile(v, q) for v in values]) for q in (25, 50, 75)
+            )
             positions = np.arange(len(layer_names)) + 0.1 * (offset - (len(measures) - 1) / 2)
-            axis.errorbar(positions, middle, yerr=[middle - low, high - middle], marker="o",
-                          capsize=3, label=network)
+            axis.errorbar(
+                positions,
+                middle,
+                yerr=[middle - low, high - middle],
+                marker="o",
+                capsize=3,
+                label=network,
+            )
             axis.set_xticks(np.arange(len(layer_names)), layer_names, fontsize=7)
         axis.set_title(title, fontsize=9)
         axis.grid(alpha=0.3)

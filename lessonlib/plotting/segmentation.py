@@ -20,8 +20,9 @@ def _label_colors(num_classes, background):
     return ListedColormap(colors)
 
 
-def label_maps(images, masks, predictions=None, num_classes=11, background=10, count=6,
-               titles=None):
+def label_maps(
+    images, masks, predictions=None, num_classes=11, background=10, count=6, titles=None
+):
     """Show images with their pixel-wise label maps, and predicted maps when given.
 
     Args:
@@ -53,16 +54,22 @@ def label_maps(images, masks, predictions=None, num_classes=11, background=10, c
             rows.append((name, predicted, None))
     colors = _label_colors(num_classes, background)
     shown = len(images)
-    figure, axes = _subplots(len(rows), shown, figsize=(1.6 * shown, 1.6 * len(rows)),
-                                squeeze=False)
+    figure, axes = _subplots(
+        len(rows), shown, figsize=(1.6 * shown, 1.6 * len(rows)), squeeze=False
+    )
     for row, (name, data, cmap) in enumerate(rows):
         for column in range(shown):
             axis = axes[row, column]
             if cmap:
                 axis.imshow(data[column], cmap=cmap)
             else:
-                axis.imshow(data[column], cmap=colors, vmin=-0.5, vmax=num_classes - 0.5,
-                            interpolation="nearest")
+                axis.imshow(
+                    data[column],
+                    cmap=colors,
+                    vmin=-0.5,
+                    vmax=num_classes - 0.5,
+                    interpolation="nearest",
+                )
             axis.set_xticks([])
             axis.set_yticks([])
             if column == 0:
@@ -70,9 +77,16 @@ def label_maps(images, masks, predictions=None, num_classes=11, background=10, c
             if row == 0 and titles is not None:
                 axis.set_title(str(titles[column]), fontsize=8)
     names = ["background" if label == background else str(label) for label in range(num_classes)]
-    figure.legend(handles=[Patch(facecolor=colors(label), edgecolor="0.5", label=name)
-                           for label, name in enumerate(names)],
-                  loc="center right", fontsize=8, title="class", title_fontsize=8)
+    figure.legend(
+        handles=[
+            Patch(facecolor=colors(label), edgecolor="0.5", label=name)
+            for label, name in enumerate(names)
+        ],
+        loc="center right",
+        fontsize=8,
+        title="class",
+        title_fontsize=8,
+    )
     return _finish(figure, rect=(0, 0, 1 - 1.3 / figure.get_figwidth(), 1))
 
 
@@ -91,13 +105,17 @@ def activation_scales(image, activations, names):
         matplotlib.figure.Figure
     """
     if len(activations) != len(names):
-        raise ValueError(f"`names` must name each of the {len(activations)} activations. "
-                         f"Received: {len(names)} names")
-    figure, axes = _subplots(1, len(activations) + 1,
-                                figsize=(2.0 * (len(activations) + 1), 2.4), squeeze=False)
+        raise ValueError(
+            f"`names` must name each of the {len(activations)} activations. "
+            f"Received: {len(names)} names"
+        )
+    figure, axes = _subplots(
+        1, len(activations) + 1, figsize=(2.0 * (len(activations) + 1), 2.4), squeeze=False
+    )
     image = np.asarray(image)
-    axes[0, 0].imshow(image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image,
-                      cmap="gray")
+    axes[0, 0].imshow(
+        image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image, cmap="gray"
+    )
     axes[0, 0].set_title("(a) input", fontsize=9)
     for axis, activation, name in zip(axes[0, 1:], activations, names, strict=True):
         activation = np.asarray(activation, dtype=np.float64)

@@ -13,5 +13,11 @@ from lessonlib.training.callbacks import (
     TrainingFailed,
 )
 
-__all__ = ["EpochProgress", "FrechetDistance", "SampleGrid", "SparsityTrace",
-           "StopOnDivergence", "TrainingFailed"]
+__all__ = [
+    "EpochProgress",
+    "FrechetDistance",
+    "SampleGrid",
+    "SparsityTrace",
+    "StopOnDivergence",
+    "TrainingFailed",
+]

@@ -98,8 +98,10 @@ class SampleGrid(keras.callbacks.Callback):
         super().__init__()
         noise = np.asarray(noise, dtype="float32")
         if noise.ndim != 2 or len(noise) == 0:
-            raise ValueError(f"`noise` must have shape (n, latent_dim) with n >= 1. Received: "
-                             f"noise of shape {noise.shape}")
+            raise ValueError(
+                f"`noise` must have shape (n, latent_dim) with n >= 1. Received: "
+                f"noise of shape {noise.shape}"
+            )
         self.noise, self.show, self.ncols = noise, show, ncols
         self.images, self.epochs = [], []
         self._display = None
@@ -138,8 +140,9 @@ class SampleGrid(keras.callbacks.Callback):
 
         if not self.images:
             raise ValueError("No samples yet: SampleGrid records them when `fit` runs.")
-        return plotting.image_grid(self.images[index], ncols=self.ncols,
-                                   title=f"after epoch {self.epochs[index]}")
+        return plotting.image_grid(
+            self.images[index], ncols=self.ncols, title=f"after epoch {self.epochs[index]}"
+        )
 
     def animation(self, interval=400):
         """The grids of all recorded epochs as a JavaScript animation (an IPython `HTML`)."""
@@ -147,8 +150,11 @@ class SampleGrid(keras.callbacks.Callback):
 
         from lessonlib import plotting
 
-        return HTML(plotting.grid_animation(self.images, self.epochs, ncols=self.ncols,
-                                            interval=interval).to_jshtml())
+        return HTML(
+            plotting.grid_animation(
+                self.images, self.epochs, ncols=self.ncols, interval=interval
+            ).to_jshtml()
+        )
 
 
 class TrainingFailed(RuntimeError):
@@ -197,9 +203,11 @@ class StopOnDivergence(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         for name in ("d_loss", "g_loss"):
             if logs and name in logs and not np.isfinite(float(logs[name])):
-                self._stop(f"{name} is {float(logs[name])} at step {batch}. Lower the learning "
-                           "rates, or check the data for NaN and its range (the generator's "
-                           "tanh gives values in [-1, 1]).")
+                self._stop(
+                    f"{name} is {float(logs[name])} at step {batch}. Lower the learning "
+                    "rates, or check the data for NaN and its range (the generator's "
+                    "tanh gives values in [-1, 1])."
+                )
                 return
 
     def on_epoch_end(self, epoch, logs=None):

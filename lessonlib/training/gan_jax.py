@@ -18,8 +18,9 @@ class _State:
 
     def __init__(self, gan, state):
         self.gan = gan
-        self.trainable, self.non_trainable, self.optimizer, self.metrics = (list(part)
-                                                                              for part in state)
+        self.trainable, self.non_trainable, self.optimizer, self.metrics = (
+            list(part) for part in state
+        )
         ids = {id(variable): index for index, variable in enumerate(gan.trainable_variables)}
         self.d_index = [ids[id(variable)] for variable in gan.discriminator.trainable_variables]
         self.g_index = [ids[id(variable)] for variable in gan.generator.trainable_variables]
@@ -40,31 +41,33 @@ class _State:
         gan = self.gan
         mapping = (
             list(zip(gan.trainable_variables, trainable or self.trainable, strict=True))
-            + list(zip(gan.non_trainable_variables, non_trainable or self.non_trainable,
-                     strict=True))
+            + list(
+                zip(gan.non_trainable_variables, non_trainable or self.non_trainable, strict=True)
+            )
             + list(zip(gan.optimizer.variables, self.optimizer, strict=True))
             + list(zip(gan.metrics_variables, self.metrics, strict=True))
         )
         with keras.StatelessScope(state_mapping=mapping) as scope:
             result = function()
-        return (result,
-                [scope.get_current_value(variable) for variable in gan.non_trainable_variables],
-                [scope.get_current_value(variable) for variable in gan.metrics_variables])
+        return (
+            result,
+            [scope.get_current_value(variable) for variable in gan.non_trainable_variables],
+            [scope.get_current_value(variable) for variable in gan.metrics_variables],
+        )
 
     def update(self, optimizer, offset, index, gradients, active):
         """Apply `optimizer` to the values at `index`; keep the old values where `active` is
         False (the notes' schedule), so a frozen network and its optimiser do not move."""
         count = len(optimizer.variables)
-        old_optimizer = self.optimizer[offset:offset + count]
+        old_optimizer = self.optimizer[offset : offset + count]
         old_values = self.values(index)
-        new_values, new_optimizer = optimizer.stateless_apply(old_optimizer, gradients,
-                                                              old_values)
+        new_values, new_optimizer = optimizer.stateless_apply(old_optimizer, gradients, old_values)
         if active is not None:
             keep = lambda new, old: jnp.where(active, new, old)  # noqa: E731
             new_values = jax.tree_util.tree_map(keep, new_values, old_values)
             new_optimizer = jax.tree_util.tree_map(keep, new_optimizer, old_optimizer)
         self.trainable = self.with_values(index, new_values)
-        self.optimizer[offset:offset + count] = new_optimizer
+        self.optimizer[offset : offset + count] = new_optimizer
 
     def as_tuple(self):
         return self.trainable, self.non_trainable, self.optimizer, self.metrics
@@ -92,11 +95,13 @@ def train_step(gan, state, data):
             for position, value in zip(state.g_index, g_values, strict=True):
                 trainable[position] = value
             (scaled, aux), non_trainable, _ = state.run(
-                lambda: _scaled_pair(gan, gan.joint_pass(real)), trainable)
+                lambda: _scaled_pair(gan, gan.joint_pass(real)), trainable
+            )
             return scaled, (aux, non_trainable)
 
         (scaled_d, scaled_g), backward, (aux, non_trainable) = jax.vjp(
-            both, state.values(state.d_index), state.values(state.g_index), has_aux=True)
+            both, state.values(state.d_index), state.values(state.g_index), has_aux=True
+        )
         d_gradients, _ = backward((jnp.ones_like(scaled_d), jnp.zeros_like(scaled_g)))
         _, g_gradients = backward((jnp.zeros_like(scaled_d), jnp.ones_like(scaled_g)))
         (d_loss, g_loss), logits = aux
@@ -106,22 +111,25 @@ def train_step(gan, state, data):
     else:
         for _ in range(gan.discriminator_steps):
             function = _loss_function(
-                state, state.d_index,
-                lambda: _scaled(d_optimizer, *gan.discriminator_pass(real)))
+                state, state.d_index, lambda: _scaled(d_optimizer, *gan.discriminator_pass(real))
+            )
             (_, ((d_loss, logits), non_trainable)), d_gradients = jax.value_and_grad(
-                function, has_aux=True)(state.values(state.d_index))
+                function, has_aux=True
+            )(state.values(state.d_index))
             state.non_trainable = non_trainable
             state.update(d_optimizer, 0, state.d_index, d_gradients, d_active)
         batch_size = real.shape[0]
         function = _loss_function(
-            state, state.g_index,
-            lambda: _scaled(g_optimizer, gan.generator_pass(batch_size), None))
-        (_, ((g_loss, _), non_trainable)), g_gradients = jax.value_and_grad(
-            function, has_aux=True)(state.values(state.g_index))
+            state, state.g_index, lambda: _scaled(g_optimizer, gan.generator_pass(batch_size), None)
+        )
+        (_, ((g_loss, _), non_trainable)), g_gradients = jax.value_and_grad(function, has_aux=True)(
+            state.values(state.g_index)
+        )
         state.non_trainable = non_trainable
         state.update(g_optimizer, state.d_optimizer_size, state.g_index, g_gradients, g_active)
     logs, state.non_trainable, state.metrics = state.run(
-        lambda: gan.record(d_loss, g_loss, *logits))
+        lambda: gan.record(d_loss, g_loss, *logits)
+    )
     return logs, state.as_tuple()
 
 

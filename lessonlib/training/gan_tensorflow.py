@@ -26,10 +26,8 @@ def train_step(gan, data):
             (d_loss, g_loss), logits = gan.joint_pass(real)
             scaled_d_loss = gan.d_optimizer.scale_loss(d_loss)
             scaled_g_loss = gan.g_optimizer.scale_loss(g_loss)
-        _apply(gan.d_optimizer, d_tape.gradient(scaled_d_loss, d_variables), d_variables,
-               d_active)
-        _apply(gan.g_optimizer, g_tape.gradient(scaled_g_loss, g_variables), g_variables,
-               g_active)
+        _apply(gan.d_optimizer, d_tape.gradient(scaled_d_loss, d_variables), d_variables, d_active)
+        _apply(gan.g_optimizer, g_tape.gradient(scaled_g_loss, g_variables), g_variables, g_active)
         return gan.record(d_loss, g_loss, *logits)
     for _ in range(gan.discriminator_steps):
         with tf.GradientTape() as tape:

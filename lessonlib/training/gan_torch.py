@@ -32,10 +32,15 @@ def train_step(gan, data):
     else:
         for _ in range(gan.discriminator_steps):
             d_loss, logits = gan.discriminator_pass(real)
-            _apply(gan.d_optimizer, _gradients(d_loss, gan.d_optimizer, d_variables),
-                   d_variables, d_active)
+            _apply(
+                gan.d_optimizer,
+                _gradients(d_loss, gan.d_optimizer, d_variables),
+                d_variables,
+                d_active,
+            )
         g_loss = gan.generator_pass(real.shape[0])
-        _apply(gan.g_optimizer, _gradients(g_loss, gan.g_optimizer, g_variables), g_variables,
-               g_active)
+        _apply(
+            gan.g_optimizer, _gradients(g_loss, gan.g_optimizer, g_variables), g_variables, g_active
+        )
     with torch.no_grad():
         return gan.record(d_loss.detach(), g_loss.detach(), *(logit.detach() for logit in logits))
