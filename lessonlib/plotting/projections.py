@@ -11,6 +11,21 @@ import numpy as np
 from lessonlib.plotting._common import _finish, _subplots
 
 
+def _field_outline(field, linewidth):
+    """A lime rectangle around a receptive field `(top, bottom, left, right)`, in pixels."""
+    from matplotlib.patches import Rectangle
+
+    top, bottom, left, right = field
+    return Rectangle(
+        (left - 0.5, top - 0.5),
+        right - left,
+        bottom - top,
+        fill=False,
+        edgecolor="lime",
+        linewidth=linewidth,
+    )
+
+
 def projection(image, result, bgr=False):
     """Show an image, the projected activation in pixel space, and its receptive field.
 
@@ -24,8 +39,6 @@ def projection(image, result, bgr=False):
         positive, blue negative); for a colour one, also the projection and the image patch
         inside the receptive field, enlarged, the projection in colour (mid-grey is zero).
     """
-    from matplotlib.patches import Rectangle
-
     image = np.asarray(image, dtype=np.float64)
     colour = image.ndim == 3 and image.shape[-1] == 3
     pixels = np.asarray(result.pixels, dtype=np.float64)
@@ -48,16 +61,7 @@ def projection(image, result, bgr=False):
     axes[1].set_title(f"channel {result.channel} at {result.position} in pixels", fontsize=9)
     for index, axis in enumerate(axes):
         if index < 2:
-            axis.add_patch(
-                Rectangle(
-                    (left - 0.5, top - 0.5),
-                    right - left,
-                    bottom - top,
-                    fill=False,
-                    edgecolor="lime",
-                    linewidth=1.5,
-                )
-            )
+            axis.add_patch(_field_outline(result.receptive_field, linewidth=1.5))
         axis.set_xticks([])
         axis.set_yticks([])
     return _finish(figure)
@@ -136,8 +140,6 @@ def projection_stages(image, result, bgr=False):
         the signal's magnitude (the root of the sum of squares over its channels), and last the
         projection in colour.
     """
-    from matplotlib.patches import Rectangle
-
     if not result.stages:
         raise ValueError(
             "`result` must be a Projection made with stages=True. "
@@ -147,17 +149,7 @@ def projection_stages(image, result, bgr=False):
     panels = len(result.stages) + 1
     figure, axes = _subplots(1, panels, figsize=(2.0 * panels, 2.3))
     axes[0].imshow(image)
-    top, bottom, left, right = result.receptive_field
-    axes[0].add_patch(
-        Rectangle(
-            (left - 0.5, top - 0.5),
-            right - left,
-            bottom - top,
-            fill=False,
-            edgecolor="lime",
-            linewidth=1.2,
-        )
-    )
+    axes[0].add_patch(_field_outline(result.receptive_field, linewidth=1.2))
     axes[0].set_title("image, receptive field", fontsize=8)
     for axis, (size, signal) in zip(axes[1:-1], result.stages[:-1], strict=True):
         axis.imshow(np.sqrt(np.sum(np.asarray(signal, np.float64) ** 2, axis=-1)), cmap="magma")
