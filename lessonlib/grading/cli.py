@@ -23,6 +23,7 @@ from lessonlib.grading.release import release
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MAX_NOTEBOOK_MB = 20
 MAX_MESSAGE = 500
+MAX_ANSWER = 10_000  # characters of a written answer kept for the instructor
 FIELDS = [
     "student",
     "submission",
@@ -34,6 +35,7 @@ FIELDS = [
     "passed",
     "message",
     "sandbox",
+    "answer",
 ]
 
 
@@ -147,27 +149,34 @@ def _row(student, submission, lesson, result, mode):
         "sandbox": mode,
     }
     row["message"] = clean(row["message"])
+    row["answer"] = clean(row["answer"], limit=MAX_ANSWER)
     return row
 
 
 def _table(rows):
     lines = [f"{'student':<16}{'exercise':<24}{'part':<9}{'points':>8}  {'':4}message"]
     for row in rows:
-        mark = "ok" if row["passed"] else "FAIL"
+        mark = "hand" if row["passed"] is None else "ok" if row["passed"] else "FAIL"
+        points = "   -" if row["points"] is None else f"{row['points']:>4.1f}"
         message = row["message"].replace("\n", " ")
         lines.append(
             f"{row['student'][:15]:<16}{row['exercise'][:23]:<24}{row['part']:<9}"
-            f"{row['points']:>4.1f}/{row['max_points']:<3.1f}  {mark:4} "
+            f"{points}/{row['max_points']:<3.1f}  {mark:4} "
             f"{message[:90]}"
         )
     return "\n".join(lines)
 
 
 def _totals(rows):
+    """{student: (points, maximum, points still to be graded by hand)}."""
     totals = {}
     for row in rows:
-        points, maximum = totals.get(row["student"], (0.0, 0.0))
-        totals[row["student"]] = (points + row["points"], maximum + row["max_points"])
+        points, maximum, pending = totals.get(row["student"], (0.0, 0.0, 0.0))
+        if row["points"] is None:
+            pending += row["max_points"]
+        else:
+            points += row["points"]
+        totals[row["student"]] = (points, maximum + row["max_points"], pending)
     return totals
 
 
@@ -344,8 +353,9 @@ def grade(
     _write_atomically(out.with_suffix(".json"), json.dumps(rows, indent=1))
     print(_table(rows))
     print()
-    for student, (points, maximum) in _totals(rows).items():
-        print(f"{student:<16}{points:>6.1f} / {maximum:.1f}")
+    for student, (points, maximum, pending) in _totals(rows).items():
+        by_hand = f", {pending:.1f} of them to be graded by hand" if pending else ""
+        print(f"{student:<16}{points:>6.1f} / {maximum:.1f}{by_hand}")
     rate = len(paths) / seconds * 60 if seconds else float("inf")
     print(
         f"\ngraded {len(paths)} submissions in {seconds:.1f} s ({rate:.1f} per minute, "
@@ -364,6 +374,7 @@ def _grade_lesson(lesson, entries, options, jobs, mode):
             rows += [
                 _row(student, path, lesson.stem, result, mode)
                 for result in grader.unreadable(plan, problem)
+                + grader.written_results(source, None)
             ]
     readable = [entry for entry in entries if entry[4] is None]
     if not readable:
@@ -388,6 +399,8 @@ def _grade_lesson(lesson, entries, options, jobs, mode):
                     results = grader.results(plan, run, judge.judge(run.answers))
                 except Exception as error:  # a worker that failed: this submission only
                     results = grader.unreadable(plan, f"Grading failed: {str(error)[:300]}")
+                # Written answers are read from the notebook, never run.
+                results += grader.written_results(source, tasks[future][3])
                 rows += [_row(student, path, lesson.stem, result, mode) for result in results]
     return rows
 
@@ -426,11 +439,20 @@ def check(
     rows = [{"student": notebook.stem, **dataclasses.asdict(result)} for result in results]
     rows = [{**row, "message": clean(row["message"])} for row in rows]
     print(_table(rows))
-    for row in rows:
+    checked = [row for row in rows if row["part"] != grader.BY_HAND]
+    for row in checked:
         if not row["passed"]:
             print(f"\n{row['exercise']}:\n{row['message']}")
-    passed = sum(result.passed for result in results)
-    print(f"\n{passed} of {len(results)} checks pass.")
+    passed = sum(row["passed"] for row in checked)
+    print(f"\n{passed} of {len(checked)} checks pass.")
+    written = [row for row in rows if row["part"] == grader.BY_HAND]
+    if written:
+        empty = [row["exercise"] for row in written if row["points"] == 0.0]
+        print(
+            f"{len(written)} written answers ({', '.join(row['exercise'] for row in written)}) "
+            "are graded by hand by your instructor, not by this check"
+            + (f"; still empty: {', '.join(empty)}." if empty else ".")
+        )
     return rows
 
 

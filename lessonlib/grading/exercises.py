@@ -27,6 +27,9 @@ import nbformat
 
 BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
 END_HIDDEN = "### END HIDDEN TESTS"
+BEGIN_SOLUTION = "### BEGIN SOLUTION"
+END_SOLUTION = "### END SOLUTION"
+ANSWER_STUB = "YOUR ANSWER HERE"  # what nbgrader's ClearSolutions leaves in a markdown answer
 
 
 class NotebookError(ValueError):
@@ -43,6 +46,23 @@ class Exercise:
     points: float
     has_hidden_tests: bool
     references: tuple = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class WrittenAnswer:
+    """A question answered in words and graded by hand: a markdown cell with nbgrader's
+    `solution` and `grade` set and its `points` (nbgrader's "manually graded answer", which
+    formgrader shows to the instructor).
+
+    The instructor's cell holds the question, then a model answer and a rubric between
+    `### BEGIN SOLUTION` and `### END SOLUTION`; the student version keeps the question and
+    replaces the rest with `YOUR ANSWER HERE`.
+    """
+
+    name: str
+    points: float
+    question: str  # the cell's text before the solution region
+    after: str = ""  # and after it, if any
 
 
 def nbgrader_metadata(cell):
@@ -103,6 +123,43 @@ def find_exercises(notebook):
             )
             pending = []
     return exercises
+
+
+def _outside_solution(source):
+    """`(before, after)`: a markdown answer's text before and after its solution region."""
+    lines = source.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.strip() == BEGIN_SOLUTION]
+    ends = [i for i, line in enumerate(lines) if line.strip() == END_SOLUTION]
+    if not starts or not ends or ends[-1] < starts[0]:
+        return "", ""  # the whole cell is the model answer
+    return "\n".join(lines[: starts[0]]).strip(), "\n".join(lines[ends[-1] + 1 :]).strip()
+
+
+def find_written_answers(notebook):
+    """List the notebook's questions answered in words (`WrittenAnswer`), in order."""
+    answers = []
+    for cell in notebook.cells:
+        meta = nbgrader_metadata(cell)
+        if cell.cell_type == "markdown" and meta.get("solution") and meta.get("grade"):
+            before, after = _outside_solution(cell.source)
+            answers.append(
+                WrittenAnswer(meta["grade_id"], float(meta.get("points", 0)), before, after)
+            )
+    return answers
+
+
+def written_text(notebook, answer):
+    """What a student wrote for `answer` (a `WrittenAnswer`) in `notebook`: the text of the
+    first markdown cell with its `grade_id`, without the question; "" if none was written."""
+    for cell in notebook.cells if notebook is not None else ():
+        if cell.cell_type == "markdown" and nbgrader_metadata(cell).get("grade_id") == answer.name:
+            text = cell.source.strip()
+            if answer.question and text.startswith(answer.question):  # the question, if kept
+                text = text[len(answer.question) :].strip()
+            if answer.after and text.endswith(answer.after):
+                text = text[: -len(answer.after)].strip()
+            return "" if text in ("", ANSWER_STUB) else text
+    return ""
 
 
 GIVEN_TAG = "given"

@@ -39,9 +39,11 @@ from lessonlib.grading import kernel, sandbox
 from lessonlib.grading.exercises import (
     defined_names,
     find_exercises,
+    find_written_answers,
     is_given,
     nbgrader_metadata,
     split_hidden_tests,
+    written_text,
 )
 from lessonlib.grading.sandbox import Limits
 
@@ -59,16 +61,22 @@ class GradingError(RuntimeError):
     """The lesson itself cannot be graded (its own checks fail, or a check cannot be judged)."""
 
 
+BY_HAND = "by hand"  # the part of a written answer
+
+
 @dataclasses.dataclass
 class PartResult:
-    """One graded part of an exercise (its visible or its hidden tests)."""
+    """One graded part of an exercise (its visible or its hidden tests), or a written answer
+    (part `"by hand"`): its points and `passed` are None until the instructor grades it, and
+    `answer` holds what the student wrote."""
 
     exercise: str
     part: str
-    points: float
+    points: float | None
     max_points: float
-    passed: bool
+    passed: bool | None
     message: str
+    answer: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -694,6 +702,25 @@ def results(plan, run, verdicts):
     return out
 
 
+def written_results(source, submission):
+    """One `PartResult` per question of `source` answered in words: to be graded by hand, with
+    what the student wrote; 0 points where nothing was (or `submission` is None)."""
+    out = []
+    for answer in find_written_answers(source):
+        text = written_text(submission, answer)
+        if text:
+            out.append(
+                PartResult(
+                    answer.name, BY_HAND, None, answer.points, None, "to be graded by hand", text
+                )
+            )
+        else:
+            out.append(
+                PartResult(answer.name, BY_HAND, 0.0, answer.points, False, "no answer written")
+            )
+    return out
+
+
 def unreadable(plan, problem):
     return [
         PartResult(part.exercise, part.kind, 0.0, part.points, False, problem)
@@ -722,11 +749,12 @@ def grade_notebook(source, submission, options=Options()):
     instructor's notebook `source`.
 
     Returns:
-        list of `PartResult`, one per graded part of each exercise.
+        list of `PartResult`, one per graded part of each exercise, then one per written
+        answer.
     """
     with (
         tempfile.TemporaryDirectory(prefix="lessonlib-grading-") as folder,
         judging(source, options, folder) as (plan, judge, overlay),
     ):
         run = run_student(plan, submission, judge, options, overlay)
-        return results(plan, run, judge.judge(run.answers))
+        return results(plan, run, judge.judge(run.answers)) + written_results(source, submission)
