@@ -13,9 +13,12 @@ from lessonlib.grading import cli, grader, sandbox, student_version
 from lessonlib.grading.exercises import ANSWER_STUB, find_written_answers
 from tests.test_grading import CHECK_DOUBLE, DOUBLE, GIVEN, SETUP, _meta
 
-pytestmark = pytest.mark.skipif(
-    not sandbox.available()[0], reason=f"no sandbox here: {sandbox.available()[1]}"
-)
+pytestmark = [
+    pytest.mark.backend_independent,  # the small lesson imports no Keras
+    pytest.mark.skipif(
+        not sandbox.available()[0], reason=f"no sandbox here: {sandbox.available()[1]}"
+    ),
+]
 QUESTION = "**Before you run it:** what will the doubled values do when x is negative?"
 MODEL = "They stay negative: doubling keeps the sign."
 RUBRIC = "Rubric: 1 point for the sign, 1 for saying why."
