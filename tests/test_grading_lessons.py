@@ -11,6 +11,7 @@ import nbformat
 import pytest
 
 from lessonlib.grading import cli, find_exercises, grader, sandbox, student_version
+from lessonlib.grading.exercises import ANSWER_STUB, find_written_answers
 from lessonlib.grading.release import RAISES_TAG
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -33,6 +34,15 @@ def test_every_lesson_with_exercises_has_well_formed_ones(path):
     student = student_version(notebook)
     text = "\n".join(cell.source for cell in student.cells)
     assert "### BEGIN SOLUTION" not in text and "### BEGIN HIDDEN TESTS" not in text
+    for answer in find_written_answers(notebook):
+        assert answer.points > 0 and answer.question, answer
+        released = next(
+            cell.source
+            for cell in student.cells
+            if cell.metadata.get("nbgrader", {}).get("grade_id") == answer.name
+        )
+        # The question and an empty answer, nothing of the model answer or its rubric.
+        assert released == f"{answer.question}\n\n{ANSWER_STUB}", released
 
 
 def _solution_regions(source):
@@ -50,7 +60,7 @@ def test_given_helpers_do_not_sit_inside_solution_cells(path):
     # Grading replays a check with the student's answers for what the solution cells define:
     # a helper the lesson gives must sit in a `given` cell, or a student could redefine it.
     for cell in nbformat.read(path, as_version=4).cells:
-        if not cell.metadata.get("nbgrader", {}).get("solution"):
+        if cell.cell_type != "code" or not cell.metadata.get("nbgrader", {}).get("solution"):
             continue
         regions = _solution_regions(cell.source)
         for node in ast.parse(cell.source).body:
@@ -155,22 +165,34 @@ def graded(tmp_path_factory):
         copy.write_bytes(path.read_bytes())
         copies.append(copy)
     rows = cli.grade(copies, folder / "grades.csv", NOTEBOOKS, jobs=2)
-    totals = {}
+    totals = {}  # the auto-graded points of each student's exercises
     for row in rows:
-        totals.setdefault(row["student"], {}).setdefault(row["exercise"], 0.0)
-        totals[row["student"]][row["exercise"]] += row["points"]
+        if row["part"] != grader.BY_HAND:
+            totals.setdefault(row["student"], {}).setdefault(row["exercise"], 0.0)
+            totals[row["student"]][row["exercise"]] += row["points"]
     return totals, rows
 
 
 def test_every_instructor_version_scores_full_marks(graded):
     totals, rows = graded
     for path in LESSONS:
-        exercises = find_exercises(nbformat.read(path, as_version=4))
+        notebook = nbformat.read(path, as_version=4)
+        exercises = find_exercises(notebook)
         if exercises:
             expected = {exercise.name: exercise.points for exercise in exercises}
             assert totals[f"instructor{path.name[:2]}"] == expected, [
-                row["message"] for row in rows if not row["passed"]
+                row["message"] for row in rows if row["passed"] is False
             ]
+        # Written answers: the model answer is there, to be graded by hand, never scored.
+        written = {
+            row["exercise"]: (row["points"], row["max_points"], row["message"])
+            for row in rows
+            if row["student"] == f"instructor{path.name[:2]}" and row["part"] == grader.BY_HAND
+        }
+        assert written == {
+            answer.name: (None, answer.points, "to be graded by hand")
+            for answer in find_written_answers(notebook)
+        }
 
 
 def test_the_released_version_scores_zero_without_crashing(graded):
@@ -204,16 +226,16 @@ def _environment():
 
 
 def test_nbgrader_generates_the_assignment_from_the_lessons(tmp_path):
-    source = tmp_path / "source" / "lesson05"
+    # Every lesson as one nbgrader assignment: nbgrader's own checks of the cells' metadata.
+    source = tmp_path / "source" / "lessons"
     source.mkdir(parents=True)
-    (source / "05_kl_divergence.ipynb").write_bytes(
-        (NOTEBOOKS / "05_kl_divergence.ipynb").read_bytes()
-    )
+    for path in LESSONS:
+        (source / path.name).write_bytes(path.read_bytes())
     (tmp_path / "nbgrader_config.py").write_text(
         'c = get_config()\nc.CourseDirectory.course_id = "lessons"\n'
     )
     result = subprocess.run(
-        [sys.executable, "-m", "nbgrader", "generate_assignment", "lesson05", "--force"],
+        [sys.executable, "-m", "nbgrader", "generate_assignment", "lessons", "--force"],
         cwd=tmp_path,
         env=_environment(),
         capture_output=True,
@@ -221,12 +243,16 @@ def test_nbgrader_generates_the_assignment_from_the_lessons(tmp_path):
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    released = nbformat.read(
-        tmp_path / "release" / "lesson05" / "05_kl_divergence.ipynb", as_version=4
-    )
-    text = "\n".join(cell.source for cell in released.cells)
-    assert text.count("raise NotImplementedError()") == 3
-    assert "BEGIN HIDDEN TESTS" not in text and "return -rho / rho_hat" not in text
+    for path in LESSONS:
+        released = nbformat.read(tmp_path / "release" / "lessons" / path.name, as_version=4)
+        text = "\n".join(cell.source for cell in released.cells)
+        assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text, path.name
+        assert text.count(ANSWER_STUB) == len(
+            find_written_answers(nbformat.read(path, as_version=4))
+        ), path.name
+        if path.name == "05_kl_divergence.ipynb":
+            assert text.count("raise NotImplementedError()") == 3
+            assert "return -rho / rho_hat" not in text
 
 
 _SCOPES = (
