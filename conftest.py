@@ -40,6 +40,7 @@ def pytest_collect_file(file_path, parent):
         )
 
 
+@pytest.hookimpl(trylast=True)  # after -k and -m: only a judge that will run counts
 def pytest_collection_modifyitems(config, items):
     """Run each lesson once in fast mode. The grader's judge (tests/test_grading_lessons.py)
     runs the instructor's version of every lesson with exercises, in fast mode, every cell,
