@@ -66,3 +66,8 @@ def test_fast_mode_runs_each_lesson_the_grader_judges_once():
     }, fast.stdout[-2000:]
     if lessons:
         assert "run once, through the grader's judge" in fast.stdout
+    # A judge that -k leaves out runs nothing: nbval keeps every lesson.
+    without_judge = _pytest("notebooks", "tests/test_grading_lessons.py", "-k", "not grading")
+    assert {
+        line.split("::")[0] for line in without_judge.stdout.splitlines() if "::Cell" in line
+    } == {f"notebooks/{path.name}" for path in (ROOT / "notebooks").glob("[0-9]*.ipynb")}
