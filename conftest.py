@@ -43,9 +43,10 @@ def pytest_collect_file(file_path, parent):
 @pytest.hookimpl(trylast=True)  # after -k and -m: only a judge that will run counts
 def pytest_collection_modifyitems(config, items):
     """Run each lesson once in fast mode. The grader's judge (tests/test_grading_lessons.py)
-    runs the instructor's version of every lesson with exercises, in fast mode, every cell,
-    and fails on any error: nbval's run of those lessons would be the same run, so in fast
-    mode it is left out where the judge runs. In full mode nbval runs every lesson."""
+    runs the instructor's version of every lesson with exercises, in fast mode, every cell (in a
+    sandboxed kernel, 900 s a cell), and fails on any error: nbval's fast-mode run of those
+    lessons would repeat it, so it is left out where the judge runs. In full mode nbval runs
+    every lesson."""
     judge = next(
         (item for item in items if item.name == "test_every_instructor_version_scores_full_marks"),
         None,

@@ -61,7 +61,8 @@ def main():
                     paths, folder / "out" / "grades.csv", args.jobs, no_sandbox=not in_sandbox
                 )
                 times[in_sandbox].append(seconds)
-                full_marks &= all(row["passed"] for row in rows)
+                # Written answers wait for the instructor (passed is None): not graded here.
+                full_marks &= all(row["passed"] for row in rows if row["part"] != "by hand")
                 print(
                     f"round {round_ + 1}, {'sandbox' if in_sandbox else 'no sandbox':<10}: "
                     f"{seconds:.1f} s",

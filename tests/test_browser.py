@@ -11,8 +11,8 @@ Screenshots of each lesson (its top and each widget) go to the folder printed at
 
 It opens the lessons where the browser sees something the kernel alone does not: 00, a
 student's first contact with JupyterLab and the one that shows every kind of figure, and the
-two with widgets (01, 04). Every lesson also runs through nbval and through the grader's judge,
-in the same kernels: a browser run of each would cost CI a third run of every lesson and see
+two with widgets (01, 04). Every lesson also runs in the same kernels, through nbval or the
+grader's judge: a browser run of each would cost CI another run of every lesson and see
 nothing more.
 
 Run it alone with `pytest -m browser`. It skips, saying why, where Chromium or Playwright is

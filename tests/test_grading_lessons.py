@@ -1,4 +1,5 @@
-"""Grading the course's own lessons: full marks, zero, a planted mistake, nbgrader, nbval."""
+"""Grading the course's own lessons: full marks, zero, a planted mistake, nbgrader, and the
+released lessons' cells that must run before their exercises are done."""
 
 import ast
 import os
@@ -343,7 +344,7 @@ def _needs_an_exercise(notebook):
 def test_no_cell_of_a_released_lesson_needs_an_unfinished_exercise(path):
     # A student runs every cell of the released lesson before finishing its exercises: those
     # cells and their checks raise (tagged for nbval), and no other cell may need them. This
-    # follows the names; the instructor's version of every cell runs through nbval and the
+    # follows the names; the instructor's version of every cell runs through nbval or the
     # grader's judge.
     assert _needs_an_exercise(nbformat.read(path, as_version=4)) == []
 

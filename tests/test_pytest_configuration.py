@@ -14,6 +14,7 @@ LESSON = "notebooks/00_getting_started.ipynb"
 
 def _pytest(*arguments, path=None, fast="1"):
     environment = dict(os.environ, LESSONLIB_FAST=fast)
+    environment.pop("PYTEST_ADDOPTS", None)  # CI's options for its own run, not this one's
     if path is not None:
         environment["PYTHONPATH"] = os.pathsep.join(
             [str(path), *filter(None, [environment.get("PYTHONPATH")])]
