@@ -774,6 +774,58 @@ def test_a_lesson_whose_own_solution_fails_its_check_is_refused():
         grade_notebook(broken, _lesson(), grader.Options(cell_timeout=30, notebook_timeout=60))
 
 
+# A check that reaches the exercise through a function defined elsewhere would call the
+# instructor's answer when grading, and pass every student: the judge refuses the lesson.
+REACHES_DOUBLE = {
+    "a helper from the visible tests, called in the hidden tests": (
+        "def twice(x):\n    return double(x)\n"
+        "checks.assert_close(twice(1.0), 2.0, name='double')\n"
+        "### BEGIN HIDDEN TESTS\nchecks.assert_close(twice(-1.5), -3.0, name='double')\n"
+        "### END HIDDEN TESTS"
+    ),
+    "a helper from an earlier cell": (
+        "checks.assert_close(through_a_cell(1.0), 2.0, name='double')\n"
+        "### BEGIN HIDDEN TESTS\nchecks.assert_close(double(-1.5), -3.0, name='double')\n"
+        "### END HIDDEN TESTS"
+    ),
+    "a helper whose error the check catches": (
+        "try:\n    value = through_a_cell(1.0)\nexcept Exception:\n    value = 2.0\n"
+        "checks.assert_close(value, 2.0, name='double')\n"
+        "### BEGIN HIDDEN TESTS\nchecks.assert_close(double(-1.5), -3.0, name='double')\n"
+        "### END HIDDEN TESTS"
+    ),
+}
+
+
+@needs_sandbox
+@pytest.mark.parametrize("case", sorted(REACHES_DOUBLE))
+def test_a_check_that_reaches_the_exercise_elsewhere_is_refused(case):
+    lesson = _with_solution("check_double", REACHES_DOUBLE[case])
+    lesson.cells.insert(
+        2, nbformat.v4.new_code_cell("def through_a_cell(x):\n    return double(x)")
+    )
+    with pytest.raises(grader.GradingError, match="through a function defined outside"):
+        grade_notebook(lesson, _lesson(), grader.Options(cell_timeout=30, notebook_timeout=60))
+
+
+@needs_sandbox
+def test_a_helper_given_the_exercise_as_an_argument_is_graded():
+    helper = (
+        "def twice(function, x):\n    return function(x)\n"
+        "checks.assert_close(twice(double, 1.0), 2.0, name='double')\n"
+        "### BEGIN HIDDEN TESTS\nchecks.assert_close(twice(double, -1.5), -3.0, name='double')\n"
+        "### END HIDDEN TESTS"
+    )
+    lesson = _with_solution("check_double", helper)
+    wrong = _with_solution("check_double", helper)
+    for cell in wrong.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "double":
+            cell.source = WRONG
+    options = grader.Options(cell_timeout=30, notebook_timeout=60)
+    assert [result.passed for result in grade_notebook(lesson, lesson, options)][:2] == [True] * 2
+    assert [result.passed for result in grade_notebook(lesson, wrong, options)][:2] == [False] * 2
+
+
 @needs_sandbox
 def test_check_tells_a_student_which_exercises_pass(tmp_path, capsys):
     source = tmp_path / "source" / "small_lesson.ipynb"

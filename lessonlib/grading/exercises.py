@@ -15,8 +15,11 @@ it likes around those calls. When grading, the arguments of each call travel to 
 sandbox as data, and the check runs again in the judge with the student's return values. So
 the arguments must be data (numbers, strings, NumPy arrays, lists, tuples, dicts, `lessonlib`
 dataclasses; backend tensors arrive as NumPy arrays, functions and models cannot travel), and
-the check must make the same calls each time it runs from the same state. The grader refuses a
-lesson whose own solutions do not pass, or whose checks replay differently.
+the check must make the same calls each time it runs from the same state. A helper (defined in
+the check, or in a cell) calls an exercise's function only if given it as an argument: reached
+through the helper's globals, it would be the instructor's function when grading. The grader
+refuses a lesson whose own solutions do not pass, whose checks replay differently, or whose
+checks reach an exercise's function other than through their own code or an argument.
 """
 
 import ast

@@ -38,7 +38,8 @@ class ReferenceWithheld(RuntimeError):
 
 
 class JudgeError(Exception):
-    """A check that cannot be judged: the lesson's state changed between recording and replay."""
+    """A check that cannot be judged: the lesson's state changed between recording and replay,
+    or the check reaches an exercise's function other than through its own code."""
 
 
 def _emit(payload):
@@ -106,11 +107,38 @@ def _run(code, scope):
     return True, (lines[-1][:300] if lines else "passed")
 
 
+_called_elsewhere = set()  # exercise functions a check reached through another function
+
+
+def _elsewhere(name):
+    _called_elsewhere.add(name)  # raised, and noted in case the check catches the error
+    return JudgeError(
+        f"the check calls {name} through a function defined outside its own code (in an "
+        f"earlier part of the check or in a cell), which would call the instructor's {name} "
+        f"when grading: pass {name} to that function as an argument, or call it in the "
+        "check's own code"
+    )
+
+
+class _Elsewhere:
+    """Stands for an exercise's function in the notebook's namespace while a check records:
+    a helper defined in a cell that calls the exercise finds this, not the instructor's."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __call__(self, *args, **kwargs):
+        raise _elsewhere(self.name)
+
+
 class _Recorder:
     def __init__(self, name, function, calls, answers):
         self.name, self.function, self.calls, self.answers = name, function, calls, answers
+        self.closed = False  # after its part: a function that kept it is called elsewhere
 
     def __call__(self, *args, **kwargs):
+        if self.closed:
+            raise _elsewhere(self.name)
         try:
             arguments = {"args": exchange.to_data(list(args)), "kwargs": exchange.to_data(kwargs)}
         except exchange.ExchangeError as error:
@@ -171,15 +199,24 @@ def record(namespace, part, code, names):
     makes to the exercise's functions `names`; emit the calls for the student's sandbox."""
     snapshot = _snapshot(namespace)
     scope = dict(namespace)
-    calls, answers, values = [], [], {}
+    calls, answers, values, originals = [], [], {}, {}
     for name in names:
         if name not in namespace:
             continue
         if callable(namespace[name]):
             scope[name] = _Recorder(name, namespace[name], calls, answers)
+            originals[name], namespace[name] = namespace[name], _Elsewhere(name)
         else:
             values[name] = exchange.to_data(namespace[name])
-    passed, message = _run(code, scope)
+    _called_elsewhere.clear()
+    try:
+        passed, message = _run(code, scope)
+    finally:
+        namespace.update(originals)
+        for name in originals:
+            scope[name].closed = True
+    if _called_elsewhere:
+        raise _elsewhere(sorted(_called_elsewhere)[0])
     for key, value in scope.items():
         if (
             key not in names
