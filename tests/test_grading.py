@@ -809,6 +809,24 @@ def test_a_check_that_reaches_the_exercise_elsewhere_is_refused(case):
 
 
 @needs_sandbox
+def test_a_solution_may_use_an_earlier_solution():
+    # The instructor's square calls the instructor's double while the check records; the
+    # student's square calls the student's double in the sandbox.
+    uses_double = (
+        "def square(x):\n    ### BEGIN SOLUTION\n    return double(x) * x / 2\n    ### END SOLUTION"
+    )
+    lesson = _with_solution("square", uses_double)
+    wrong = _with_solution("square", uses_double)
+    for cell in wrong.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "double":
+            cell.source = WRONG
+    options = grader.Options(cell_timeout=30, notebook_timeout=60)
+    assert [result.passed for result in grade_notebook(lesson, lesson, options)] == [True] * 6
+    # 3x for 2x: double's checks fail and so does square, which uses it.
+    assert [result.passed for result in grade_notebook(lesson, wrong, options)][:4] == [False] * 4
+
+
+@needs_sandbox
 def test_a_helper_given_the_exercise_as_an_argument_is_graded():
     helper = (
         "def twice(function, x):\n    return function(x)\n"

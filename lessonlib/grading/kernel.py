@@ -120,14 +120,20 @@ def _elsewhere(name):
     )
 
 
+_solving = [0]  # how deep the instructor's solutions are running inside a check's calls
+
+
 class _Elsewhere:
     """Stands for an exercise's function in the notebook's namespace while a check records:
-    a helper defined in a cell that calls the exercise finds this, not the instructor's."""
+    a helper defined in a cell that calls the exercise finds this, not the instructor's. The
+    instructor's solutions, called through the check's recorders, may use each other."""
 
-    def __init__(self, name):
-        self.name = name
+    def __init__(self, name, function):
+        self.name, self.function = name, function
 
     def __call__(self, *args, **kwargs):
+        if _solving[0]:
+            return self.function(*args, **kwargs)
         raise _elsewhere(self.name)
 
 
@@ -148,6 +154,7 @@ class _Recorder:
             ) from None
         self.calls.append({"name": self.name, **arguments})
         fingerprint = _fingerprint(args, kwargs)
+        _solving[0] += 1
         try:
             result = self.function(*args, **kwargs)
         except Exception as error:
@@ -159,6 +166,8 @@ class _Recorder:
                 )
             )
             raise
+        finally:
+            _solving[0] -= 1
         self.answers.append(
             (fingerprint, self.name, {"ok": True, "value": exchange.to_data(result)})
         )
@@ -205,7 +214,8 @@ def record(namespace, part, code, names):
             continue
         if callable(namespace[name]):
             scope[name] = _Recorder(name, namespace[name], calls, answers)
-            originals[name], namespace[name] = namespace[name], _Elsewhere(name)
+            originals[name] = namespace[name]
+            namespace[name] = _Elsewhere(name, namespace[name])
         else:
             values[name] = exchange.to_data(namespace[name])
     _called_elsewhere.clear()
