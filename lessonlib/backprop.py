@@ -135,8 +135,8 @@ def _cost_parts(params, X, a1, a2, rho, beta, lam):
     )
 
 
-def _backward(params, X, a1, a2, rho, beta, lam):
-    delta2 = (a2 - X) * a2 * (1 - a2)
+def _backward(params, X, a1, a2, rho, beta, lam, output_derivative=True):
+    delta2 = (a2 - X) * a2 * (1 - a2) if output_derivative else a2 - X
     sparsity_term = beta * bernoulli_kl_derivative(rho, a1.mean(axis=0)) if beta else 0.0
     delta1 = (delta2 @ params.W2.T + sparsity_term) * a1 * (1 - a1)
     M = len(X)
@@ -182,17 +182,25 @@ def gradients(params, X, sparsity_target, beta, weight_decay):
     return _backward(params, X, *forward(params, X), *settings)[2]
 
 
-def cost_and_gradient(theta, X, num_hidden, sparsity_target, beta, weight_decay):
+def cost_and_gradient(
+    theta, X, num_hidden, sparsity_target, beta, weight_decay, output_derivative=True
+):
     """`(cost, gradient)` of the flat parameter vector `theta`, for `scipy.optimize.minimize`.
 
     One forward pass serves both, as in UFLDL's `sparseAutoencoderCost.m`.
+
+    Args:
+        output_derivative: False leaves the factor f'(z^(2)) out of delta^(2), as the lecture
+            notes' delta^(2) = a^(2) - x does; the gradient is then wrong for sigmoid outputs,
+            which lesson 05's gradient check shows.
     """
     X = np.asarray(X, dtype=np.float64)
     params = Parameters.unflatten(theta, X.shape[1], num_hidden)
     settings = _settings(sparsity_target, beta, weight_decay)
     a1, a2 = forward(params, X)
     value = _cost_parts(params, X, a1, a2, *settings).total
-    return value, _backward(params, X, a1, a2, *settings)[2].flatten()
+    gradient = _backward(params, X, a1, a2, *settings, output_derivative=bool(output_derivative))
+    return value, gradient[2].flatten()
 
 
 def train_lbfgs(X, num_hidden, sparsity_target, beta, weight_decay, max_iterations=400, seed=0):

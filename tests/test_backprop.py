@@ -52,6 +52,9 @@ def test_missing_output_derivative_fails_the_check(problem):
         assert_gradient(
             lambda t: backprop.cost_and_gradient(t, X, 5, **SETTINGS)[0], params.flatten(), wrong
         )
+    # The library's option for the notes' delta^(2), which lesson 05 shows, is that gradient.
+    notes = backprop.cost_and_gradient(params.flatten(), X, 5, **SETTINGS, output_derivative=False)
+    np.testing.assert_allclose(notes[1], wrong(params.flatten()), rtol=1e-12)
 
 
 def test_pieces_agree_with_each_other(problem):

@@ -123,47 +123,84 @@ def judged_lessons():
     return [path for path in LESSONS if find_exercises(nbformat.read(path, as_version=4))], ""
 
 
+# A planted mistake in an exercise: (lesson, the solution's grade_id, the source it changes,
+# the change, and the points each exercise then keeps); every other exercise keeps full marks.
+PLANTED = {
+    # A classic slip: rows and columns swapped when decoding the switch.
+    "unpool_transposed": (
+        "01_deconvolution",
+        "unpool",
+        "output[switches.ravel()] = pooled.ravel()",
+        "output[(switches % width) * height + switches // width] = pooled.ravel()",
+        {"unpool": 0.0},
+    ),
+    # The standard deviation of the points, not of the distribution p over them.
+    "forward_fit_unweighted": (
+        "05_kl_divergence",
+        "forward_kl_fit",
+        "std = np.sqrt(np.sum(p * (x - mean) ** 2))",
+        "std = np.sqrt(np.mean((x - mean) ** 2))",
+        {"forward_kl_fit": 0.0},
+    ),
+    # The notes' output error, without f'(z2): the gradient check of the student's own cost
+    # fails at both settings.
+    "notes_output_error": (
+        "05_kl_divergence",
+        "sparse_cost_and_gradient",
+        "delta2 = (a2 - X) * a2 * (1 - a2)",
+        "delta2 = a2 - X",
+        {"sparse_cost_and_gradient": 0.0},
+    ),
+    # Weight decay on a bias in the gradient: invisible where the biases are zero (the visible
+    # tests start from UFLDL's initialisation), caught by the hidden tests: half the points.
+    "decay_on_a_bias": (
+        "05_kl_divergence",
+        "sparse_cost_and_gradient",
+        "b2=delta2.mean(axis=0),",
+        "b2=delta2.mean(axis=0) + lam * p.b2,",
+        {"sparse_cost_and_gradient": 2.0},
+    ),
+}
+
+
+def _planted(lesson, grade_id, old, new):
+    notebook = nbformat.read(NOTEBOOKS / f"{lesson}.ipynb", as_version=4)
+    cells = [
+        cell
+        for cell in notebook.cells
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id
+    ]
+    assert len(cells) == 1 and old in cells[0].source, (lesson, grade_id, old)
+    cells[0].source = cells[0].source.replace(old, new)
+    return notebook
+
+
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
+    """Grade, in one run: every lesson's instructor and released versions, each planted
+    mistake, and a submission that calls the library's answer. Returns `(totals, rows)`:
+    {student: {exercise: auto-graded points}} and the grader's rows."""
     lessons, reason = judged_lessons()
     if not lessons:
         pytest.skip(reason)
     folder = tmp_path_factory.mktemp("lessons")
-    released = folder / "release"
-    cli.release(NOTEBOOKS / "01_deconvolution.ipynb", released)
-    wrong = nbformat.read(NOTEBOOKS / "01_deconvolution.ipynb", as_version=4)
-    for cell in wrong.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == "unpool":
-            # A classic slip: rows and columns swapped when decoding the switch.
-            cell.source = cell.source.replace(
-                "output[switches.ravel()] = pooled.ravel()",
-                "output[(switches % width) * height + switches // width] = pooled.ravel()",
-            )
-    nbformat.write(wrong, folder / "wrong_unpool.ipynb")
+    submissions = {}  # student: (lesson, notebook)
+    for path in lessons:
+        notebook = nbformat.read(path, as_version=4)
+        submissions[f"instructor{path.name[:2]}"] = (path.stem, notebook)
+        submissions[f"released{path.name[:2]}"] = (path.stem, student_version(notebook))
+    for name, (lesson, grade_id, old, new, _) in PLANTED.items():
+        submissions[name] = (lesson, _planted(lesson, grade_id, old, new))
     calls_reference = nbformat.read(NOTEBOOKS / "06_gan_minmax.ipynb", as_version=4)
     for cell in calls_reference.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "optimal_discriminator":
             cell.source = "from lessonlib.gan_theory import optimal_discriminator"
-    nbformat.write(calls_reference, folder / "calls_reference.ipynb")
-    submissions = {
-        "student": released / "01_deconvolution.ipynb",
-        "wrong_unpool": folder / "wrong_unpool.ipynb",
-        "calls_reference": folder / "calls_reference.ipynb",
-    }
+    submissions["calls_reference"] = ("06_gan_minmax", calls_reference)
     copies = []
-    for path in lessons:
-        submissions[f"instructor{path.name[:2]}"] = path
-    for name, path in submissions.items():
-        lesson = (
-            "06_gan_minmax"
-            if name == "calls_reference"
-            else "01_deconvolution"
-            if not name.startswith("instructor")
-            else path.stem
-        )
+    for name, (lesson, notebook) in submissions.items():
         copy = folder / name / f"{lesson}.ipynb"
         copy.parent.mkdir()
-        copy.write_bytes(path.read_bytes())
+        nbformat.write(notebook, copy)
         copies.append(copy)
     rows = cli.grade(copies, folder / "grades.csv", NOTEBOOKS, jobs=2)
     totals = {}  # the auto-graded points of each student's exercises
@@ -174,14 +211,17 @@ def graded(tmp_path_factory):
     return totals, rows
 
 
+def _full_marks(lesson):
+    notebook = nbformat.read(NOTEBOOKS / f"{lesson}.ipynb", as_version=4)
+    return {exercise.name: exercise.points for exercise in find_exercises(notebook)}
+
+
 def test_every_instructor_version_scores_full_marks(graded):
     totals, rows = graded
     for path in LESSONS:
         notebook = nbformat.read(path, as_version=4)
-        exercises = find_exercises(notebook)
-        if exercises:
-            expected = {exercise.name: exercise.points for exercise in exercises}
-            assert totals[f"instructor{path.name[:2]}"] == expected, [
+        if find_exercises(notebook):
+            assert totals[f"instructor{path.name[:2]}"] == _full_marks(path.stem), [
                 row["message"] for row in rows if row["passed"] is False
             ]
         # Written answers: the model answer is there, to be graded by hand, never scored.
@@ -196,22 +236,35 @@ def test_every_instructor_version_scores_full_marks(graded):
         }
 
 
-def test_the_released_version_scores_zero_without_crashing(graded):
+def test_every_released_version_scores_zero_with_the_reason(graded):
     totals, rows = graded
-    assert totals["student"] == {"basis_sum": 0.0, "unpool": 0.0}
-    assert all(
-        "NotImplementedError" in row["message"] for row in rows if row["student"] == "student"
-    )
+    for path in judged_lessons()[0]:
+        student = f"released{path.name[:2]}"
+        assert totals[student] == dict.fromkeys(_full_marks(path.stem), 0.0), path.name
+        for row in rows:
+            if row["student"] != student:
+                continue
+            if row["part"] == grader.BY_HAND:  # the empty answer cell
+                assert (row["points"], row["message"]) == (0.0, "no answer written"), row
+            else:
+                assert "NotImplementedError" in row["message"], row
 
 
-def test_a_planted_mistake_loses_exactly_that_exercise(graded):
-    totals, _ = graded
-    assert totals["wrong_unpool"] == {"basis_sum": 2.0, "unpool": 0.0}
+@pytest.mark.parametrize("name", sorted(PLANTED))
+def test_a_planted_mistake_costs_exactly_its_exercises_points(graded, name):
+    totals, rows = graded
+    lesson, _, _, _, kept = PLANTED[name]
+    assert totals[name] == {**_full_marks(lesson), **kept}, [
+        row["message"] for row in rows if row["student"] == name and row["passed"] is False
+    ]
 
 
 def test_calling_the_librarys_answer_scores_zero_for_that_exercise(graded):
     totals, rows = graded
-    assert totals["calls_reference"] == {"optimal_discriminator": 0.0, "gan_losses": 3.0}
+    assert totals["calls_reference"] == {
+        **_full_marks("06_gan_minmax"),
+        "optimal_discriminator": 0.0,
+    }
     assert any(
         "library's own answer" in row["message"]
         for row in rows
@@ -251,9 +304,64 @@ def test_nbgrader_generates_the_assignment_from_the_lessons(tmp_path):
         assert text.count(ANSWER_STUB) == len(
             find_written_answers(nbformat.read(path, as_version=4))
         ), path.name
-        if path.name == "05_kl_divergence.ipynb":
-            assert text.count("raise NotImplementedError()") == 3
-            assert "return -rho / rho_hat" not in text
+        instructor = nbformat.read(path, as_version=4)
+        assert _leaked(instructor, text) == [], path.name
+
+
+def _solution_lines_of(cell):
+    """The lines of a cell's solution regions, without their whitespace, that are long enough
+    to give an answer away (16 characters or more, comments left out)."""
+    if not cell.metadata.get("nbgrader", {}).get("solution"):
+        return []
+    lines, inside = [], False
+    for line in cell.source.splitlines():
+        if line.strip() == "### BEGIN SOLUTION":
+            inside = True
+        elif line.strip() == "### END SOLUTION":
+            inside = False
+        elif inside:
+            bare = "".join(line.split())
+            if len(bare) >= 16 and not bare.startswith("#"):
+                lines.append(bare)
+    return lines
+
+
+def _leaked(notebook, released_text):
+    """`(grade_id, line)` for each line of a solution or model answer in `notebook` that
+    appears anywhere in `released_text`, whitespace ignored."""
+    bare = "\n".join("".join(line.split()) for line in released_text.splitlines())
+    return [
+        (cell.metadata["nbgrader"]["grade_id"], line)
+        for cell in notebook.cells
+        for line in _solution_lines_of(cell)
+        if line in bare
+    ]
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda path: path.name)
+def test_no_answer_appears_in_a_released_lesson(path):
+    # Nothing of a solution or a model answer, in any cell of the student version: not in a
+    # later demonstration, a docstring, a hint or the prose.
+    notebook = nbformat.read(path, as_version=4)
+    released = "\n".join(cell.source for cell in student_version(notebook).cells)
+    assert _leaked(notebook, released) == []
+
+
+def test_the_leak_check_finds_an_answer_quoted_elsewhere():
+    notebook = nbformat.read(NOTEBOOKS / "05_kl_divergence.ipynb", as_version=4)
+    notebook.cells.append(
+        nbformat.v4.new_code_cell(
+            "def slope(rho, rho_hat):\n    return -rho/rho_hat + (1 - rho)/(1 - rho_hat)"
+        )
+    )
+    notebook.cells.append(
+        nbformat.v4.new_markdown_cell("Hint: `std = np.sqrt(np.sum(p * (x - mean) ** 2))`.")
+    )
+    released = "\n".join(cell.source for cell in student_version(notebook).cells)
+    assert _leaked(notebook, released) == [
+        ("forward_kl_fit", "std=np.sqrt(np.sum(p*(x-mean)**2))"),
+        ("kl_derivative", "return-rho/rho_hat+(1-rho)/(1-rho_hat)"),
+    ]
 
 
 _SCOPES = (
