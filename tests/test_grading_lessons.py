@@ -4,6 +4,7 @@ released lessons' cells that must run before their exercises are done."""
 import ast
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -44,6 +45,26 @@ def test_every_lesson_with_exercises_has_well_formed_ones(path):
         )
         # The question and an empty answer, nothing of the model answer or its rubric.
         assert released == f"{answer.question}\n\n{ANSWER_STUB}", released
+
+
+def _count(text, pattern):
+    found = re.search(pattern, text)
+    return (int(found[1]), float(found[2])) if found else None
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda path: path.name)
+def test_each_overview_states_the_lessons_points_and_study_time(path):
+    notebook = nbformat.read(path, as_version=4)
+    overview = " ".join(notebook.cells[0].source.split())
+    exercises, written = find_exercises(notebook), find_written_answers(notebook)
+    assert "### Exercises and time" in overview and "Study time: about" in overview, path.name
+    stated = _count(overview, r"(\d+) exercises? checked automatically \((\d+(?:\.\d+)?) points?\)")
+    assert stated == (len(exercises), sum(exercise.points for exercise in exercises)), stated
+    stated = _count(overview, r"(\d+) written answers? graded by hand \((\d+(?:\.\d+)?) points?\)")
+    if written:
+        assert stated == (len(written), sum(answer.points for answer in written)), stated
+    else:
+        assert stated is None and "no written answer" in overview, path.name
 
 
 def _solution_regions(source):
