@@ -47,6 +47,12 @@ def _answered(text):
     return notebook
 
 
+def _as_code(notebook):
+    cell = notebook.cells[4]  # the answer cell, turned into a code cell in Jupyter ("y")
+    notebook.cells[4] = nbformat.v4.new_code_cell(cell.source, metadata=cell.metadata)
+    return notebook
+
+
 def test_the_student_version_keeps_the_question_and_drops_the_model_answer():
     released = student_version(_lesson())
     text = released.cells[4].source
@@ -67,6 +73,7 @@ def graded(tmp_path_factory):
         "alice": _answered("Negative, since 2 * x has the sign of x."),
         "bob": student_version(_lesson()),  # nothing written, the exercise unsolved
         "carol": _answered('=HYPERLINK("http://example.com")'),
+        "dave": _as_code(_answered("Negative: the sign is kept.")),  # a cell type changed
     }
     paths = []
     for name, notebook in submissions.items():
@@ -103,6 +110,15 @@ def test_a_written_answer_is_to_be_graded_by_hand_with_the_students_text(graded)
         for row in json.loads(out.with_suffix(".json").read_text())
     }
     assert saved[("alice", "predict_sign")]["points"] is None
+
+
+def test_an_answer_cell_turned_into_code_is_still_read(graded):
+    rows, _ = graded
+    dave = rows[("dave", "predict_sign", grader.BY_HAND)]
+    assert (dave["message"], dave["answer"]) == (
+        "to be graded by hand",
+        "Negative: the sign is kept.",
+    )
 
 
 def test_an_empty_written_answer_scores_zero_and_says_so(graded):

@@ -153,9 +153,10 @@ def find_written_answers(notebook):
 
 def written_text(notebook, answer):
     """What a student wrote for `answer` (a `WrittenAnswer`) in `notebook`: the text of the
-    first markdown cell with its `grade_id`, without the question; "" if none was written."""
+    first cell with its `grade_id` (a markdown cell, or one the student turned into code or
+    raw text by mistake), without the question; "" if none was written."""
     for cell in notebook.cells if notebook is not None else ():
-        if cell.cell_type == "markdown" and nbgrader_metadata(cell).get("grade_id") == answer.name:
+        if nbgrader_metadata(cell).get("grade_id") == answer.name:
             text = cell.source.strip()
             if answer.question and text.startswith(answer.question):  # the question, if kept
                 text = text[len(answer.question) :].strip()
