@@ -167,7 +167,8 @@ def test_a_backup_emptied_by_a_crash_while_saving_resumes_from_the_epoch_before(
             ],
         )
     (backup / "latest.weights.h5").write_bytes(b"")
-    history = _gan(seed=99).fit(
+    resumed = _gan(seed=99)
+    history = resumed.fit(
         x,
         batch_size=32,
         epochs=4,
@@ -176,6 +177,14 @@ def test_a_backup_emptied_by_a_crash_while_saving_resumes_from_the_epoch_before(
         callbacks=[keras.callbacks.BackupAndRestore(backup, double_checkpoint=True)],
     )
     assert len(history.history["d_loss"]) == 3  # epochs 2, 3 and 4: epoch 1's backup held
+    # ... and held all of epoch 1's state: the run ends where an uninterrupted one does.
+    uninterrupted = _gan(seed=5)
+    uninterrupted.fit(x, batch_size=32, epochs=4, shuffle=False, verbose=0)
+    for first, second in zip(
+        trainable_arrays(uninterrupted), trainable_arrays(resumed), strict=True
+    ):
+        np.testing.assert_allclose(second, first, rtol=1e-5, atol=1e-6)  # as in the test above
+    assert int(resumed.g_optimizer.iterations) == int(uninterrupted.g_optimizer.iterations)
 
 
 def test_stop_on_divergence_stops_on_nan_with_a_message(capsys):
