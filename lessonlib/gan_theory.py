@@ -195,8 +195,9 @@ def discriminator_loss_ops(real_logits, fake_logits):
 def generator_loss_ops(fake_logits, kind="non_saturating"):
     """`generator_loss` in `keras.ops`, from the discriminator's logits on generated samples.
 
-    log(1 - D) = -softplus(l) and -log D = softplus(-l). Their slopes in l are -D and -(1 - D):
-    the minimax loss's gradient is D/(1 - D) times the non-saturating one's, tiny when D -> 0.
+    log(1 - D) = -softplus(l) and -log D = softplus(-l), finite for any logit. The minimax
+    loss's gradient is D/(1 - D) times the non-saturating one's, tiny when D -> 0 (lesson 06
+    derives it, as an exercise).
     """
     _validation.one_of("kind", kind, _GENERATOR_LOSSES)
     fake_logits = ops.cast(fake_logits, "float32")
