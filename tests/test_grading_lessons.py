@@ -181,6 +181,38 @@ PLANTED = {
         "b2=delta2.mean(axis=0) + lam * p.b2,",
         {"sparse_cost_and_gradient": 2.0},
     ),
+    # Only the x and y axes compared: the cross term of E(u) left out.
+    "coherence_on_the_axes": (
+        "04_sparse_autoencoders",
+        "orientation_coherence",
+        "[[np.sum(gx * gx), np.sum(gx * gy)], [np.sum(gx * gy), np.sum(gy * gy)]]",
+        "[[np.sum(gx * gx), 0.0], [0.0, np.sum(gy * gy)]]",
+        {"orientation_coherence": 0.0},
+    ),
+    # The filter turned round, as scipy.signal.convolve2d does; Keras's convolution does not.
+    "filter_turned_round": (
+        "04_sparse_autoencoders",
+        "first_layer_responses",
+        "flat = windows.reshape(*windows.shape[:3], side * side)",
+        "flat = windows[..., ::-1, ::-1].reshape(*windows.shape[:3], side * side)",
+        {"first_layer_responses": 0.0},
+    ),
+    # Raw counts: right only where the two batches have the same size.
+    "counts_not_shares": (
+        "06_gan_minmax",
+        "optimal_discriminator",
+        "counts_real / len(real), counts_generated / len(generated)",
+        "counts_real, counts_generated",
+        {"optimal_discriminator": 0.0},
+    ),
+    # The derivative in D, not in the logit: the factor D(1 - D) of the sigmoid lost.
+    "slope_in_d_not_the_logit": (
+        "06_gan_minmax",
+        "generator_gradient",
+        "slope = -d_g",
+        "slope = -1 / (1 - d_g)",
+        {"generator_gradient": 0.0},
+    ),
 }
 
 
