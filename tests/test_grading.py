@@ -808,6 +808,13 @@ def test_a_check_that_reaches_the_exercise_elsewhere_is_refused(case):
         grade_notebook(lesson, _lesson(), grader.Options(cell_timeout=30, notebook_timeout=60))
 
 
+def _with_wrong_double(notebook):
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "double":
+            cell.source = WRONG
+    return notebook
+
+
 @needs_sandbox
 def test_a_solution_may_use_an_earlier_solution():
     # The instructor's square calls the instructor's double while the check records; the
@@ -816,10 +823,7 @@ def test_a_solution_may_use_an_earlier_solution():
         "def square(x):\n    ### BEGIN SOLUTION\n    return double(x) * x / 2\n    ### END SOLUTION"
     )
     lesson = _with_solution("square", uses_double)
-    wrong = _with_solution("square", uses_double)
-    for cell in wrong.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == "double":
-            cell.source = WRONG
+    wrong = _with_wrong_double(_with_solution("square", uses_double))
     options = grader.Options(cell_timeout=30, notebook_timeout=60)
     assert [result.passed for result in grade_notebook(lesson, lesson, options)] == [True] * 6
     # 3x for 2x: double's checks fail and so does square, which uses it.
@@ -835,10 +839,7 @@ def test_a_helper_given_the_exercise_as_an_argument_is_graded():
         "### END HIDDEN TESTS"
     )
     lesson = _with_solution("check_double", helper)
-    wrong = _with_solution("check_double", helper)
-    for cell in wrong.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == "double":
-            cell.source = WRONG
+    wrong = _with_wrong_double(_with_solution("check_double", helper))
     options = grader.Options(cell_timeout=30, notebook_timeout=60)
     assert [result.passed for result in grade_notebook(lesson, lesson, options)][:2] == [True] * 2
     assert [result.passed for result in grade_notebook(lesson, wrong, options)][:2] == [False] * 2
