@@ -170,6 +170,41 @@ class Autoencoder(keras.Model):
         return {**super().get_config(), **config}
 
 
+def tied_reconstruction(x, rows, code_offset, x_fit):
+    """Rebuild `x` from the encoder's own basis vectors: the notes' simplest decoder.
+
+    Each row of `x` is encoded, h = E x + c, and decoded with the same rows, b + E^T h: tied
+    weights, with no decoder weights but the offset b. The offset is the one that minimises
+    the mean squared reconstruction error over `x_fit`; with PCA's components as the rows and
+    c = 0, the reconstruction is PCA's projection. Lesson 03's exercise `tied_decoder` asks
+    for this function.
+
+    Args:
+        x: the inputs to rebuild, `(M, D)`.
+        rows: E, the encoder's basis vectors as rows, `(N1, D)`.
+        code_offset: c, the encoder's bias, `(N1,)`.
+        x_fit: the inputs the offset b is fitted on, `(M_fit, D)`.
+
+    Returns:
+        The reconstructions, `(M, D)`, in float64.
+
+    Example:
+
+    >>> rows = np.eye(2, 3)
+    >>> tied_reconstruction(np.ones((1, 3)), rows, np.zeros(2), np.ones((4, 3)))
+    array([[1., 1., 1.]])
+    """
+    x, x_fit = np.asarray(x, np.float64), np.asarray(x_fit, np.float64)
+    rows, code_offset = np.asarray(rows, np.float64), np.asarray(code_offset, np.float64)
+
+    def through_the_rows(inputs):
+        return (inputs @ rows.T + code_offset) @ rows
+
+    # Setting the derivative of the mean squared error with respect to b to zero.
+    offset = np.mean(x_fit - through_the_rows(x_fit), axis=0)
+    return through_the_rows(x) + offset
+
+
 @keras.saving.register_keras_serializable(package="lessonlib")
 class SparseAutoencoder(keras.Model):
     """The lecture's sparse autoencoder: D -> N1 sigmoid units -> D sigmoid outputs.
