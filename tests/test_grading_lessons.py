@@ -181,6 +181,31 @@ PLANTED = {
         "b2=delta2.mean(axis=0) + lam * p.b2,",
         {"sparse_cost_and_gradient": 2.0},
     ),
+    # The offset taken as the data's mean, as in PCA: right only for orthonormal rows.
+    "tied_offset_is_the_mean": (
+        "03_autoencoders",
+        "tied_decoder",
+        "offset = np.mean(x_fit - (x_fit @ rows.T + code_offset) @ rows, axis=0)",
+        "offset = np.mean(x_fit, axis=0)",
+        {"tied_decoder": 0.0},
+    ),
+    # The code's offset c forgotten when fitting b: invisible with c = 0 (the visible tests
+    # hand over PCA's components), caught by the hidden tests: half the points.
+    "tied_offset_without_c": (
+        "03_autoencoders",
+        "tied_decoder",
+        "offset = np.mean(x_fit - (x_fit @ rows.T + code_offset) @ rows, axis=0)",
+        "offset = np.mean(x_fit - x_fit @ rows.T @ rows, axis=0)",
+        {"tied_decoder": 1.0},
+    ),
+    # The codes' mean left out of the offset.
+    "decoder_offset_without_codes": (
+        "03_autoencoders",
+        "least_squares_decoder",
+        "return basis, x_mean - code_mean @ basis",
+        "return basis, x_mean",
+        {"least_squares_decoder": 0.0},
+    ),
     # Only the x and y axes compared: the cross term of E(u) left out.
     "coherence_on_the_axes": (
         "04_sparse_autoencoders",
