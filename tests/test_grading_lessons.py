@@ -181,6 +181,31 @@ PLANTED = {
         "b2=delta2.mean(axis=0) + lam * p.b2,",
         {"sparse_cost_and_gradient": 2.0},
     ),
+    # The transposed convolution cropped from the corner, not centred ("same" padding).
+    "stage_cropped_from_the_corner": (
+        "02_deconvnet_segmentation",
+        "decoder_stage",
+        "top, left = (kernel_height - 1) // 2, (kernel_width - 1) // 2",
+        "top, left = 0, 0",
+        {"decoder_stage": 0.0},
+    ),
+    # The unpooled map taken as twice the pooled one: right for even sizes (the visible
+    # tests), wrong where the pool dropped a row and a column (hidden): half the points.
+    "stage_twice_the_size": (
+        "02_deconvnet_segmentation",
+        "decoder_stage",
+        "height, width = output_size",
+        "height, width = 2 * values.shape[1], 2 * values.shape[2]",
+        {"decoder_stage": 1.5},
+    ),
+    # UpSampling2D taken for unpooling to one fixed place in each window.
+    "upsampling_one_copy": (
+        "02_deconvnet_segmentation",
+        "upsampling_kernel",
+        "for a, b in [(0, 0), (0, 1), (1, 0), (1, 1)]:",
+        "for a, b in [(0, 0)]:",
+        {"upsampling_kernel": 0.0},
+    ),
     # The offset taken as the data's mean, as in PCA: right only for orthonormal rows.
     "tied_offset_is_the_mean": (
         "03_autoencoders",

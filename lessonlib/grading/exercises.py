@@ -12,14 +12,16 @@ Setup cell (the first code cell), before the solutions.
 Writing a check that grading can replay: the check calls the exercise's functions (what its
 solution cells define) and judges what they return with `lessonlib.checks`, computing whatever
 it likes around those calls. When grading, the arguments of each call travel to the student's
-sandbox as data, and the check runs again in the judge with the student's return values. So
-the arguments must be data (numbers, strings, NumPy arrays, lists, tuples, dicts, `lessonlib`
+sandbox as data, and the check runs again in the judge with the student's return values. So the
+arguments must be data (numbers, strings, NumPy arrays, lists, tuples, dicts, `lessonlib`
 dataclasses; backend tensors arrive as NumPy arrays, functions and models cannot travel), and
-the check must make the same calls each time it runs from the same state. A helper (defined in
-the check, or in a cell) calls an exercise's function only if given it as an argument: reached
-through the helper's globals, it would be the instructor's function when grading. The grader
-refuses a lesson whose own solutions do not pass, whose checks replay differently, or whose
-checks reach an exercise's function other than through their own code or an argument.
+the check must make the same calls each time it runs from the same state: a call's arguments
+cannot depend on what the student's function returned before (no state handed back). A helper
+(defined in the check, or in a cell) calls an exercise's function only if given it as an
+argument: reached through the helper's globals, it would be the instructor's function when
+grading. The grader refuses a lesson whose own solutions do not pass, whose checks replay
+differently, or whose checks reach an exercise's function other than through their own code or
+an argument.
 """
 
 import ast
