@@ -495,12 +495,44 @@ def _bound(statement):
     return names
 
 
+def _free(node):
+    """The names `node` reads from the scope it sits in: a function's or a comprehension's
+    own parameters and local names are its own."""
+    if isinstance(node, ast.Name):
+        return {node.id} if isinstance(node.ctx, ast.Load) else set()
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        arguments = node.args
+        outside = [*arguments.defaults, *filter(None, arguments.kw_defaults)]
+        outside += getattr(node, "decorator_list", [])
+        own = {
+            argument.arg
+            for argument in [
+                *arguments.posonlyargs,
+                *arguments.args,
+                *arguments.kwonlyargs,
+                arguments.vararg,
+                arguments.kwarg,
+            ]
+            if argument is not None
+        }
+        body = node.body if isinstance(node.body, list) else [node.body]
+        if isinstance(node.body, list):
+            own |= set().union(*(_bound(statement) for statement in body))
+        inside = set().union(*(_free(statement) for statement in body))
+        return set().union(*(_free(part) for part in outside)) | (inside - own)
+    if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+        names, own = set(), set()
+        for generator in node.generators:
+            names |= _free(generator.iter) - own
+            own |= {name.id for name in ast.walk(generator.target) if isinstance(name, ast.Name)}
+            names |= set().union(*(_free(condition) for condition in generator.ifs)) - own
+        results = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+        return names | (set().union(*(_free(result) for result in results)) - own)
+    return set().union(*(_free(child) for child in ast.iter_child_nodes(node)))
+
+
 def _loaded(statement):
-    names = {
-        node.id
-        for node in ast.walk(statement)
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
-    }
+    names = _free(statement)
     if isinstance(statement, (ast.For, ast.With, ast.While, ast.If, ast.Try)):
         names -= _bound(statement)  # a loop's or a block's own names, bound before their use
     return names
@@ -577,4 +609,18 @@ def test_the_released_lesson_check_finds_a_cell_that_needs_an_exercise():
     assert _needs_an_exercise(notebook) == [
         (check + 1, ["sigmoid_derivative"]),
         (check + 2, ["difference"]),
+    ]
+    # A function's own parameters and locals, and a comprehension's, are not the notebook's.
+    notebook.cells.insert(
+        check + 1,
+        nbformat.v4.new_code_cell(
+            "def ratio(difference, sigmoid_derivative):\n    z = difference\n"
+            "    return z / sigmoid_derivative\n"
+            "pairs = [difference for difference in range(3)]\n"
+            "scale = lambda difference: 2 * difference"
+        ),
+    )
+    assert _needs_an_exercise(notebook) == [
+        (check + 2, ["sigmoid_derivative"]),
+        (check + 3, ["difference"]),
     ]
