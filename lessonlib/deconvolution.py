@@ -84,6 +84,35 @@ def crop_offset(kernel, stride, padding):
     return max(kernel - stride, 0) // 2
 
 
+def transposed_footprint(kernel_sizes, strides):
+    """The side of the square of outputs one input value can change through transposed convolutions.
+
+    A transposed convolution paints each input value as a `kernel`-wide copy of its filter, the
+    copies of neighbouring values `stride` apart: through it, `w` neighbouring values reach
+    `(w - 1) * stride + kernel` outputs, the length `transposed_output_size` gives with
+    padding `"valid"`. One value (w = 1) of the first layer's input reaches that many outputs of
+    the last, before cropping; the "same" padding only shifts the span (`crop_offset`) and
+    cuts what falls outside the output.
+
+    Args:
+        kernel_sizes, strides: one entry per layer, first layer first.
+
+    Returns:
+        int: the side of the square footprint, in the last layer's output.
+    """
+    if len(kernel_sizes) != len(strides):
+        raise ValueError(
+            "Each layer needs a kernel size and a stride. Received: "
+            f"kernel_sizes={kernel_sizes}, strides={strides}"
+        )
+    width = 1
+    for kernel, stride in zip(kernel_sizes, strides, strict=True):
+        kernel = _validation.positive_int("kernel_sizes entries", kernel)
+        stride = _validation.positive_int("strides entries", stride)
+        width = (width - 1) * stride + kernel
+    return width
+
+
 def transposed_conv2d(activations, kernel, strides=1, padding="valid"):
     """Transposed convolution ("deconvolution") as a sum of scaled kernels, boundary cropped.
 
