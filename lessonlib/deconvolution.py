@@ -85,14 +85,11 @@ def crop_offset(kernel, stride, padding):
 
 
 def transposed_footprint(kernel_sizes, strides):
-    """The side of the square of outputs one input value can change through transposed convolutions.
+    """The side of the square of outputs one input value can change through a stack of
+    transposed convolutions, before cropping.
 
-    A transposed convolution paints each input value as a `kernel`-wide copy of its filter, the
-    copies of neighbouring values `stride` apart: through it, `w` neighbouring values reach
-    `(w - 1) * stride + kernel` outputs, the length `transposed_output_size` gives with
-    padding `"valid"`. One value (w = 1) of the first layer's input reaches that many outputs of
-    the last, before cropping; the "same" padding only shifts the span (`crop_offset`) and
-    cuts what falls outside the output.
+    The "same" padding only shifts the span (`crop_offset`) and cuts what falls outside the
+    output. (Lesson 07 asks for the count as an exercise, so its derivation is left out here.)
 
     Args:
         kernel_sizes, strides: one entry per layer, first layer first.

@@ -177,13 +177,12 @@ def frechet_distance(features_a, features_b):
 def effective_classes(probabilities):
     """How many classes a set of samples covers, from a classifier's probabilities for each.
 
-    exp(H(mean_i p_i) - mean_i H(p_i)), H the entropy in nats: the exponential of the mutual
-    information between a sample and its class, the Inception Score of Salimans et al. (2016)
-    computed with any classifier. k when the samples are recognised with certainty and split
-    evenly between k classes; fewer when they are split unevenly (the exponential of the
-    entropy of the classes' shares); 1 when they are all one class, or when the classifier
-    gives every sample the same probabilities, however spread: a sample it cannot read adds
-    no class. It does not change when the samples are shuffled or repeated.
+    The Inception Score of Salimans et al. (2016), computed with any classifier. k when the
+    samples are recognised with certainty and split evenly between k classes; fewer when they
+    are split unevenly; 1 when they are all one class, or when the classifier gives every
+    sample the same probabilities, however spread: a sample it cannot read adds no class. It
+    does not change when the samples are shuffled or repeated. (Lesson 07 asks for it as an
+    exercise, from these properties: its formula is left to the student.)
 
     Args:
         probabilities: `(n, num_classes)`, each row a distribution over the classes (a

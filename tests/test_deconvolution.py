@@ -165,3 +165,30 @@ def test_projection_errors():
     dense = keras.Model(inputs, layers.Dense(3, name="dense")(layers.Flatten()(inputs)))
     with pytest.raises(ValueError, match=r"is a Flatten"):
         deconvolution.project_to_pixels(dense, np.zeros((8, 8, 1)), "dense")
+
+
+@pytest.mark.parametrize(
+    "kernel_sizes, strides",
+    [([5], [2]), ([5, 5, 5], [1, 2, 2]), ([3, 4], [2, 2]), ([2, 3], [3, 1]), ([1, 3], [2, 2])],
+)
+def test_transposed_footprint_is_what_one_value_reaches(kernel_sizes, strides):
+    # One value pushed through the stack ("valid", positive kernels, so nothing cancels):
+    # the square it reaches, measured, against the count.
+    reached = np.zeros((3, 3, 1))
+    reached[1, 1, 0] = 1.0
+    for kernel, stride in zip(kernel_sizes, strides, strict=True):
+        reached = deconvolution.transposed_conv2d(
+            reached, np.ones((kernel, kernel, 1, 1)), strides=stride, padding="valid"
+        )
+    rows = np.flatnonzero(reached[..., 0].any(axis=1))
+    columns = np.flatnonzero(reached[..., 0].any(axis=0))
+    side = deconvolution.transposed_footprint(kernel_sizes, strides)
+    assert (rows.max() - rows.min() + 1, columns.max() - columns.min() + 1) == (side, side)
+    assert (reached[..., 0] > 0).sum() <= side * side  # a stride above the kernel leaves gaps
+
+
+def test_transposed_footprint_names_a_bad_argument():
+    with pytest.raises(ValueError, match="kernel_sizes=\\[5, 5\\], strides=\\[2\\]"):
+        deconvolution.transposed_footprint([5, 5], [2])
+    with pytest.raises(ValueError, match="strides entries"):
+        deconvolution.transposed_footprint([5], [0])

@@ -172,3 +172,41 @@ def test_nearest_distances_and_knn_against_brute_force():
 def test_neighbour_errors_name_the_argument(call, pattern):
     with pytest.raises(ValueError, match=pattern):
         call()
+
+
+def _inception_score(p):
+    # Salimans et al.'s definition, exp of the mean KL(p(y|x) || p(y)): an independent formula.
+    marginal = p.mean(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(p > 0, p * np.log(p / marginal), 0.0)
+    return float(np.exp(terms.sum(axis=1).mean()))
+
+
+def test_effective_classes_counts_the_classes_the_samples_cover():
+    certain = np.eye(10)
+    assert metrics.effective_classes(certain[[3] * 40]) == pytest.approx(1.0)
+    assert metrics.effective_classes(certain[np.arange(30) % 3]) == pytest.approx(3.0)
+    uneven = certain[[0] * 90 + [1] * 10]
+    assert 1.0 < metrics.effective_classes(uneven) < 2.0
+    unreadable = np.full((50, 10), 0.1)
+    assert metrics.effective_classes(unreadable) == pytest.approx(1.0)
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.full(10, 0.3), size=200)
+    value = metrics.effective_classes(p)
+    assert value == pytest.approx(_inception_score(p), rel=1e-10)
+    assert metrics.effective_classes(p[rng.permutation(200)]) == pytest.approx(value, rel=1e-12)
+    assert metrics.effective_classes(np.concatenate([p, p])) == pytest.approx(value, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "probabilities, words",
+    [
+        (np.array([[0.5, 0.6]]), "summing to 1"),
+        (np.array([[-0.1, 1.1]]), "non-negative"),
+        (np.ones(3) / 3, "probabilities"),
+        (np.array([[np.nan, 1.0]]), "probabilities"),
+    ],
+)
+def test_effective_classes_refuses_what_is_not_probabilities(probabilities, words):
+    with pytest.raises(ValueError, match=words):
+        metrics.effective_classes(probabilities)

@@ -206,6 +206,23 @@ PLANTED = {
         "for a, b in [(0, 0)]:",
         {"upsampling_kernel": 0.0},
     ),
+    # Lesson 01's count (what one unit sees) run forwards: the strides taken in the wrong order.
+    "footprint_in_the_wrong_order": (
+        "07_dcgan",
+        "footprint",
+        "width = (width - 1) * stride + kernel",
+        "width = width + (kernel - 1) * stride",
+        {"footprint": 0.0},
+    ),
+    # The entropy of the mean probabilities alone: samples the classifier cannot read count as
+    # every class.
+    "coverage_without_confidence": (
+        "07_dcgan",
+        "effective_classes",
+        "return float(np.exp(entropy_of_mean - mean_entropy))",
+        "return float(np.exp(entropy_of_mean))",
+        {"effective_classes": 0.0},
+    ),
     # The offset taken as the data's mean, as in PCA: right only for orthonormal rows.
     "tied_offset_is_the_mean": (
         "03_autoencoders",
