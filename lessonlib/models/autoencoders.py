@@ -175,9 +175,8 @@ def tied_reconstruction(x, rows, code_offset, x_fit):
 
     Each row of `x` is encoded, h = E x + c, and decoded with the same rows, b + E^T h: tied
     weights, with no decoder weights but the offset b. The offset is the one that minimises
-    the mean squared reconstruction error over `x_fit`; with PCA's components as the rows and
-    c = 0, the reconstruction is PCA's projection. Lesson 03's exercise `tied_decoder` asks
-    for this function.
+    the mean squared reconstruction error over `x_fit`. Lesson 03's exercise `tied_decoder`
+    asks for this function.
 
     Args:
         x: the inputs to rebuild, `(M, D)`.
@@ -203,6 +202,33 @@ def tied_reconstruction(x, rows, code_offset, x_fit):
     # Setting the derivative of the mean squared error with respect to b to zero.
     offset = np.mean(x_fit - through_the_rows(x_fit), axis=0)
     return through_the_rows(x) + offset
+
+
+def least_squares_decoder(codes, x):
+    """The linear decoder with the least mean squared error from fixed `codes` to `x`.
+
+    Lesson 03's exercise `least_squares_decoder` asks for this function; the lesson uses it
+    to compare a trained decoder with the best one for its codes.
+
+    Args:
+        codes: the latent variables, `(M, N1)`.
+        x: the inputs they encode, `(M, D)`.
+
+    Returns:
+        `(basis, offset)`, `(N1, D)` and `(D,)`, in float64: x is rebuilt as
+        `codes @ basis + offset`.
+
+    Example:
+
+    >>> codes = np.array([[0.0], [1.0], [2.0]])
+    >>> basis, offset = least_squares_decoder(codes, 3 * codes + 1)
+    >>> np.round(basis, 6), np.round(offset, 6)
+    (array([[3.]]), array([1.]))
+    """
+    codes, x = np.asarray(codes, np.float64), np.asarray(x, np.float64)
+    with_ones = np.concatenate([codes, np.ones((len(codes), 1))], axis=1)
+    solution = np.linalg.lstsq(with_ones, x, rcond=None)[0]
+    return solution[:-1], solution[-1]
 
 
 @keras.saving.register_keras_serializable(package="lessonlib")
