@@ -430,9 +430,11 @@ def test_nbgrader_generates_the_assignment_from_the_lessons(tmp_path):
 
 def _solution_lines_of(cell):
     """The lines of a cell's solution regions, without their whitespace, that are long enough
-    to give an answer away (16 characters or more, comments left out)."""
+    to give an answer away: 16 characters or more of code (comments left out), 40 of a model
+    answer's prose (a shorter line, such as "real and generated samples.", is common prose)."""
     if not cell.metadata.get("nbgrader", {}).get("solution"):
         return []
+    shortest = 16 if cell.cell_type == "code" else 40
     lines, inside = [], False
     for line in cell.source.splitlines():
         if line.strip() == "### BEGIN SOLUTION":
@@ -441,7 +443,7 @@ def _solution_lines_of(cell):
             inside = False
         elif inside:
             bare = "".join(line.split())
-            if len(bare) >= 16 and not bare.startswith("#"):
+            if len(bare) >= shortest and not bare.startswith("#"):
                 lines.append(bare)
     return lines
 
@@ -477,10 +479,18 @@ def test_the_leak_check_finds_an_answer_quoted_elsewhere():
     notebook.cells.append(
         nbformat.v4.new_markdown_cell("Hint: `std = np.sqrt(np.sum(p * (x - mean) ** 2))`.")
     )
+    model_answer = next(
+        cell
+        for cell in notebook.cells
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "predict_stale_estimates"
+    )
+    quoted = next(line for line in _solution_lines_of(model_answer))
+    notebook.cells.append(nbformat.v4.new_markdown_cell(f"As we saw: {quoted}"))
     released = "\n".join(cell.source for cell in student_version(notebook).cells)
     assert _leaked(notebook, released) == [
         ("forward_kl_fit", "std=np.sqrt(np.sum(p*(x-mean)**2))"),
         ("kl_derivative", "return-rho/rho_hat+(1-rho)/(1-rho_hat)"),
+        ("predict_stale_estimates", quoted),
     ]
 
 
