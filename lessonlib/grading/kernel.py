@@ -209,17 +209,17 @@ def record(namespace, part, code, names):
     snapshot = _snapshot(namespace)
     scope = dict(namespace)
     calls, answers, values, originals = [], [], {}, {}
-    for name in names:
-        if name not in namespace:
-            continue
-        if callable(namespace[name]):
-            scope[name] = _Recorder(name, namespace[name], calls, answers)
-            originals[name] = namespace[name]
-            namespace[name] = _Elsewhere(name, namespace[name])
-        else:
-            values[name] = exchange.to_data(namespace[name])
     _called_elsewhere.clear()
     try:
+        for name in names:
+            if name not in namespace:
+                continue
+            if callable(namespace[name]):
+                scope[name] = _Recorder(name, namespace[name], calls, answers)
+                originals[name] = namespace[name]
+                namespace[name] = _Elsewhere(name, namespace[name])
+            else:
+                values[name] = exchange.to_data(namespace[name])
         passed, message = _run(code, scope)
     finally:
         namespace.update(originals)
