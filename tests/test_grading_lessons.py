@@ -435,17 +435,13 @@ def _solution_lines_of(cell):
     if not cell.metadata.get("nbgrader", {}).get("solution"):
         return []
     shortest = 16 if cell.cell_type == "code" else 40
-    lines, inside = [], False
-    for line in cell.source.splitlines():
-        if line.strip() == "### BEGIN SOLUTION":
-            inside = True
-        elif line.strip() == "### END SOLUTION":
-            inside = False
-        elif inside:
-            bare = "".join(line.split())
-            if len(bare) >= shortest and not bare.startswith("#"):
-                lines.append(bare)
-    return lines
+    lines = cell.source.splitlines()
+    bare = (
+        "".join(line.split())
+        for begin, end in _solution_regions(cell.source)
+        for line in lines[begin : end - 1]  # between the markers (numbered from 1)
+    )
+    return [line for line in bare if len(line) >= shortest and not line.startswith("#")]
 
 
 def _leaked(notebook, released_text):
