@@ -26,7 +26,15 @@ from test_layers_pooling import reference_pool
 
 from lessonlib.datasets import toy
 from lessonlib.layers import KLSparsity, MaxPoolingWithSwitches, MaxUnpooling2D
-from lessonlib.models import GAN, Autoencoder, SparseAutoencoder, mlp_discriminator, mlp_generator
+from lessonlib.models import (
+    GAN,
+    Autoencoder,
+    SemiSupervisedVAE,
+    SparseAutoencoder,
+    VariationalAutoencoder,
+    mlp_discriminator,
+    mlp_generator,
+)
 from lessonlib.models.autoencoders import _TiedDense
 
 
@@ -55,6 +63,18 @@ def _fit_autoencoder(model, inputs):
 def _fit_sparse_autoencoder(model, inputs):
     model.compile(optimizer=keras.optimizers.Adam(0.01))
     return model.fit(inputs[0], batch_size=len(inputs[0]), verbose=0)
+
+
+def _fit_vae(model, inputs):
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    return model.fit(inputs[0], batch_size=len(inputs[0]), verbose=0)
+
+
+def _fit_m2(model, inputs):
+    # Labelled and unlabelled samples (-1) in one batch: every network gets a gradient.
+    model.compile(optimizer=keras.optimizers.Adam(1e-2))
+    labels = np.array([0, 1, 2, -1, -1, -1, 0, -1])
+    return model.fit(inputs[0], labels, batch_size=len(inputs[0]), verbose=0)
 
 
 def _gan():
@@ -191,6 +211,31 @@ CONTRACTS = [
         mixed_output_dtypes=("float32",),
         fit=_fit_gan,
     ),
+    # Two layers each way; the noise's SeedGenerator is the one non-trainable variable. The
+    # call returns the reconstruction's logits and q(z|x)'s mean and standard deviation.
+    Contract(
+        "VariationalAutoencoder",
+        lambda: VariationalAutoencoder(6, 2, hidden_units=(4,), seed=0),
+        (_uniform(8, 6),),
+        output_shapes=((8, 6), (8, 2), (8, 2)),
+        output_dtypes=("float32",) * 3,
+        trainable_weights=8,
+        non_trainable_weights=0,
+        non_trainable_variables=1,
+        fit=_fit_vae,
+    ),
+    # The classifier, the encoder and the decoder, two layers each; the call classifies.
+    Contract(
+        "SemiSupervisedVAE",
+        lambda: SemiSupervisedVAE(6, 3, 2, hidden_units=(4,), seed=0),
+        (_uniform(8, 6),),
+        output_shapes=((8, 3),),
+        output_dtypes=("float32",),
+        trainable_weights=12,
+        non_trainable_weights=0,
+        non_trainable_variables=1,
+        fit=_fit_m2,
+    ),
 ]
 SERIALIZABLE = [contract for contract in CONTRACTS if contract.serializable]
 
@@ -231,7 +276,9 @@ KERAS_TORCH_SPEC = pytest.mark.xfail(
     reason="Keras's torch compute_output_spec reads built variables uncast",
 )
 MIXED = [
-    pytest.param(contract, marks=KERAS_TORCH_SPEC) if contract.id == "Autoencoder" else contract
+    pytest.param(contract, marks=KERAS_TORCH_SPEC)
+    if contract.id in {"Autoencoder", "VariationalAutoencoder", "SemiSupervisedVAE"}
+    else contract
     for contract in CONTRACTS
 ]
 

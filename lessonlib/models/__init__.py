@@ -10,6 +10,7 @@ from lessonlib.models.gan import (
     mlp_discriminator,
     mlp_generator,
 )
+from lessonlib.models.vae import SemiSupervisedVAE, VariationalAutoencoder
 
 __all__ = [
     "GAN",
@@ -18,7 +19,9 @@ __all__ = [
     "DeconvNet",
     "DigitFeatures",
     "FCNBaseline",
+    "SemiSupervisedVAE",
     "SparseAutoencoder",
+    "VariationalAutoencoder",
     "dcgan_discriminator",
     "dcgan_generator",
     "decoder_stages",

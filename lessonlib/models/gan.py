@@ -13,6 +13,7 @@ import numpy as np
 from keras import ops
 
 from lessonlib import _backend, _keras_internals, _validation, gan_theory, runtime
+from lessonlib.models._random_state import SavesRandomState
 
 _SCHEDULES = ("simultaneous", "notes")
 _METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
@@ -46,7 +47,7 @@ class _OptimizerPair:
 
 
 @keras.saving.register_keras_serializable(package="lessonlib")
-class GAN(keras.Model):
+class GAN(SavesRandomState, keras.Model):
     """A GAN: `fit(x)` plays the lecture's game between D and G on the real samples `x`.
 
     The generator maps noise z ~ N(0, I) of size `latent_dim` to samples, G(z). The
@@ -362,35 +363,6 @@ class GAN(keras.Model):
         return rng.standard_normal(
             (_validation.positive_int("num_samples", num_samples), self.latent_dim)
         ).astype("float32")
-
-    def _saved_state(self):
-        """The model's own variables, and the state of every random generator in it.
-
-        Keras saves a `SeedGenerator`'s state with no layer, so a run resumed from a checkpoint
-        would draw other noise and other dropout masks than the run it continues. Saved here,
-        a resumed run ends with the same weights as one never interrupted.
-        """
-        seed_states = [
-            generator.state
-            for layer in [self, *_keras_internals.sublayers(self)]
-            for generator in _keras_internals.seed_generators(layer)
-        ]
-        return _keras_internals.own_variables(self) + seed_states
-
-    def save_own_variables(self, store):
-        for index, variable in enumerate(self._saved_state()):
-            store[f"{index}"] = variable
-
-    def load_own_variables(self, store):
-        variables = self._saved_state()
-        if len(store.keys()) != len(variables):
-            raise ValueError(
-                f"The checkpoint holds {len(store.keys())} variables for the GAN itself, but "
-                f"this GAN has {len(variables)} (step counter and random generators): it was "
-                "saved from a GAN with other networks."
-            )
-        for index, variable in enumerate(variables):
-            variable.assign(store[f"{index}"])
 
     def get_config(self):
         config = {
