@@ -6,7 +6,7 @@ classes and how far a point lies from the data."""
 import keras
 import numpy as np
 
-from lessonlib import _validation
+from lessonlib import _validation, kl
 
 
 def confusion_matrix(y_true, y_pred, num_classes):
@@ -204,11 +204,9 @@ def effective_classes(probabilities):
             f"entry {p.min():.4g}"
         )
     p = p / row_sums[:, None]
-
-    def entropy(q):  # 0 log 0 = 0
-        return -np.sum(np.where(q > 0, q * np.log(np.where(q > 0, q, 1.0)), 0.0), axis=-1)
-
-    information = entropy(p.mean(axis=0)) - entropy(p).mean()
+    # The mean KL from each sample's probabilities to their mean: the mutual information between
+    # a sample and its class, in nats.
+    information = kl.discrete_kl(p, np.broadcast_to(p.mean(axis=0), p.shape)).mean()
     return float(np.exp(max(information, 0.0)))
 
 

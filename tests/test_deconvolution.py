@@ -183,8 +183,8 @@ def test_transposed_footprint_is_what_one_value_reaches(kernel_sizes, strides):
     rows = np.flatnonzero(reached[..., 0].any(axis=1))
     columns = np.flatnonzero(reached[..., 0].any(axis=0))
     side = deconvolution.transposed_footprint(kernel_sizes, strides)
+    # The span, not the count of pixels: a stride above the kernel leaves gaps inside it.
     assert (rows.max() - rows.min() + 1, columns.max() - columns.min() + 1) == (side, side)
-    assert (reached[..., 0] > 0).sum() <= side * side  # a stride above the kernel leaves gaps
 
 
 def test_transposed_footprint_names_a_bad_argument():
