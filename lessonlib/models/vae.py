@@ -348,3 +348,65 @@ def semi_supervised_set(x, y, labelled, repeats=None, seed=0):
     y_set = np.concatenate([np.full(len(x), -1), np.repeat(y[labelled], repeats)]).astype("int32")
     order = np.random.default_rng(seed).permutation(len(x_set))
     return x_set[order], y_set[order]
+
+
+def gradient_estimates(mean, std, z, values, slopes):
+    """Two per-sample estimates of the gradient of E_{z ~ N(mean, std^2)}[f(z)] with respect to
+    the mean and the standard deviation: the reparameterisation's and the score function's.
+
+    Lesson 08's exercise `gradient_estimates` asks for this function. Each estimate's mean over
+    the samples is unbiased; the lesson measures how far apart their variances are.
+
+    Args:
+        mean, std: the Gaussian's mean and standard deviation (arrays that broadcast with `z`).
+        z: samples drawn from it, as mean + std * eps.
+        values: f(z) for each sample (broadcast against `z`: one value per sample of a vector z).
+        slopes: f'(z), the derivative of f at each sample, shaped like `z`.
+
+    Returns:
+        `{"reparameterisation": (d_mean, d_std), "score_function": (d_mean, d_std)}`: float64
+        arrays shaped like `z`, one estimate per sample.
+
+    Example:
+
+    >>> rng = np.random.default_rng(0)
+    >>> z = 1.0 + 0.5 * rng.standard_normal(200_000)  # f(z) = z^2: E f = mean^2 + std^2
+    >>> estimates = gradient_estimates(1.0, 0.5, z, z**2, 2 * z)
+    >>> [np.round(np.mean(part), 1) for part in estimates["reparameterisation"]]
+    [np.float64(2.0), np.float64(1.0)]
+    """
+    mean, std, z, values, slopes = (
+        np.asarray(v, dtype=np.float64) for v in (mean, std, z, values, slopes)
+    )
+    if not np.all(std > 0):
+        raise ValueError(f"`std` must be positive. Received: std={std!r}")
+    eps = (z - mean) / std
+    return {
+        "reparameterisation": (np.broadcast_to(slopes, eps.shape), slopes * eps),
+        "score_function": (values * eps / std, values * (eps**2 - 1) / std),
+    }
+
+
+def unlabelled_negative_bound(class_logits, negative_bounds):
+    """-U(x), M2's negative bound for unlabelled samples, from q(y|x)'s logits and -L(x, y).
+
+    Lesson 08's exercise `unlabelled_bound` asks for this function; `SemiSupervisedVAE`
+    computes the same with `keras.ops` while it trains.
+
+    Args:
+        class_logits: the classifier's logits for q(y|x), `(M, K)`.
+        negative_bounds: -L(x, y) for each sample and each class y, `(M, K)`.
+
+    Returns:
+        `(M,)` float64 array.
+    """
+    class_logits = np.asarray(class_logits, dtype=np.float64)
+    negative_bounds = np.asarray(negative_bounds, dtype=np.float64)
+    if class_logits.ndim != 2 or class_logits.shape != negative_bounds.shape:
+        raise ValueError(
+            "`class_logits` and `negative_bounds` must both have shape (M, K). Received: "
+            f"{class_logits.shape} and {negative_bounds.shape}"
+        )
+    shifted = class_logits - class_logits.max(axis=1, keepdims=True)
+    log_q = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return np.sum(np.exp(log_q) * (negative_bounds + log_q), axis=1)
