@@ -1,8 +1,10 @@
 """Variational autoencoders, and the semi-supervised model M2 of Kingma et al. (2014), lesson 08.
 
-Both are written once in `keras.ops` and trained by Keras's own `fit` on every backend: `call`
-draws the noise (the reparameterisation z = mean + std * eps, as `Dropout` draws its mask) and
-`compute_loss` turns what `call` returned into the negative evidence lower bound.
+Both are written once in `keras.ops` and trained by Keras's own `fit` on every backend, each
+with its own `compute_loss`: the negative evidence lower bound. The noise of the
+reparameterisation, z = mean + std * eps, comes from a `SeedGenerator` the model owns (drawn in
+the VAE's `call`, as `Dropout` draws its mask, and in M2's loss, once per sample and class), and
+is saved with the weights.
 """
 
 import keras
@@ -38,7 +40,8 @@ def bernoulli_negative_log_likelihood(x, logits):
 
     Written with softplus, so it is exact for any logit: log(1 + e^l) - x l. For a pixel that is
     grey rather than 0 or 1 this is the cross-entropy, as is usual for MNIST. Summed in float32
-    whatever the precision policy: 784 terms of about 0.1 each lose two digits in bfloat16.
+    whatever the precision policy: bfloat16 keeps about three significant digits, too few for a
+    sum of 784 terms.
     """
     logits = ops.cast(logits, "float32")
     x = ops.cast(x, "float32")
