@@ -76,7 +76,8 @@ def test_the_vae_learns_two_prototypes_and_separates_them_in_its_codes():
     vae = VariationalAutoencoder(16, 2, hidden_units=(16,), seed=0)
     vae.compile(optimizer=keras.optimizers.Adam(1e-2))
     history = vae.fit(x, batch_size=64, epochs=60, verbose=0).history
-    # Measured: the negative ELBO falls from about 11 to under 3 nats on every backend.
+    # Measured: the negative ELBO falls from 13-45 nats after the first epoch to 2.8-3.0 after
+    # the last (TensorFlow, JAX, PyTorch); the class means 50-70 spreads apart.
     assert history["loss"][-1] < 0.5 * history["loss"][0], history["loss"][::10]
     mean, _ = vae.encode(x)
     gap = np.linalg.norm(mean[labels == 0].mean(axis=0) - mean[labels == 1].mean(axis=0))
@@ -212,7 +213,7 @@ def test_both_gradient_estimates_are_unbiased_and_the_reparameterisation_varies_
             estimates["score_function"], estimates["reparameterisation"], strict=True
         )
     ]
-    # Measured: about 3 and 9 for this f; the score function never does better here.
+    # Measured: 2.47 (mean) and 4.64 (std) for this f, the same on every backend (NumPy only).
     assert min(ratios) > 2, ratios
 
 
