@@ -8,10 +8,10 @@ import re
 import subprocess
 import sys
 
-import keras
 import nbformat
 import pytest
 
+from lessonlib import runtime
 from lessonlib.grading import cli, find_exercises, grader, sandbox, student_version
 from lessonlib.grading.exercises import ANSWER_STUB, find_written_answers
 from lessonlib.grading.release import RAISES_TAG
@@ -127,20 +127,23 @@ def test_every_reference_is_withheld_from_the_students_lessonlib(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-def judged_lessons():
+def judged_lessons(fast=None):
     """`(lessons, reason)`: the lessons the `graded` fixture's judge runs, every cell of the
-    instructor's version in fast mode, failing on any error; none, and why, where it cannot.
+    instructor's version in fast mode, failing on any error; none, and why, where it cannot
+    or need not. `fast`: the mode the run is in (default: the environment's).
 
     In fast mode the root conftest.py leaves these lessons out of nbval's run: the judge's
-    run is the same run.
+    run is the same run. In full mode nbval runs every lesson in full mode, and the judge's
+    fast-mode runs would repeat what a fast-mode run tests (the README's `pytest`; in CI, the
+    JAX run), so the lessons are not graded there.
     """
+    if not (runtime.fast_mode() if fast is None else fast):
+        return [], (
+            "full mode: nbval runs every lesson in full mode; the judge grades the lessons "
+            "in fast mode, which a fast-mode run tests"
+        )
     if not sandbox.available()[0]:
         return [], f"grading needs a sandbox: {sandbox.available()[1]}"
-    if keras.backend.backend() != "tensorflow":
-        return [], (
-            "the lessons are graded under TensorFlow; test_grading.py grades its own "
-            "lesson on every backend"
-        )
     return [path for path in LESSONS if find_exercises(nbformat.read(path, as_version=4))], ""
 
 
@@ -336,6 +339,7 @@ def _full_marks(lesson):
     return {exercise.name: exercise.points for exercise in find_exercises(notebook)}
 
 
+@pytest.mark.grades_lessons
 def test_every_instructor_version_scores_full_marks(graded):
     totals, rows = graded
     for path in LESSONS:
@@ -356,6 +360,7 @@ def test_every_instructor_version_scores_full_marks(graded):
         }
 
 
+@pytest.mark.grades_lessons
 def test_every_released_version_scores_zero_with_the_reason(graded):
     totals, rows = graded
     for path in judged_lessons()[0]:
@@ -371,6 +376,7 @@ def test_every_released_version_scores_zero_with_the_reason(graded):
 
 
 @pytest.mark.parametrize("name", sorted(PLANTED))
+@pytest.mark.grades_lessons
 def test_a_planted_mistake_costs_exactly_its_exercises_points(graded, name):
     totals, rows = graded
     lesson, _, _, _, kept = PLANTED[name]
@@ -379,6 +385,7 @@ def test_a_planted_mistake_costs_exactly_its_exercises_points(graded, name):
     ]
 
 
+@pytest.mark.grades_lessons
 def test_calling_the_librarys_answer_scores_zero_for_that_exercise(graded):
     totals, rows = graded
     assert totals["calls_reference"] == {

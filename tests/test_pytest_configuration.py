@@ -52,11 +52,11 @@ def test_without_nbval_the_lessons_are_refused_with_how_to_install_it():
 
 
 def test_fast_mode_runs_each_lesson_the_grader_judges_once():
-    # The judge's lessons depend on the sandbox and the backend; the probe asks the same
-    # function the grading fixture asks.
+    # The judge's lessons depend on the sandbox; the probe asks the same function the grading
+    # fixture asks, for the fast-mode run it makes (this run may be in full mode).
     from tests.test_grading_lessons import judged_lessons
 
-    lessons = judged_lessons()[0]
+    lessons = judged_lessons(fast=True)[0]
     fast = _pytest("notebooks", "tests/test_grading_lessons.py")
     full = _pytest("notebooks", "tests/test_grading_lessons.py", fast="0")
     assert "deselected" not in full.stdout, full.stdout[-1000:]
@@ -67,8 +67,10 @@ def test_fast_mode_runs_each_lesson_the_grader_judges_once():
     }, fast.stdout[-2000:]
     if lessons:
         assert "run once, through the grader's judge" in fast.stdout
-    # A judge that -k leaves out runs nothing: nbval keeps every lesson.
-    without_judge = _pytest("notebooks", "tests/test_grading_lessons.py", "-k", "not grading")
-    assert {
-        line.split("::")[0] for line in without_judge.stdout.splitlines() if "::Cell" in line
-    } == {f"notebooks/{path.name}" for path in (ROOT / "notebooks").glob("[0-9]*.ipynb")}
+    # A judge that -k or -m leaves out runs nothing: nbval keeps every lesson.
+    every_lesson = {f"notebooks/{path.name}" for path in (ROOT / "notebooks").glob("[0-9]*.ipynb")}
+    for selection in (["-k", "not grading"], ["-m", "not grades_lessons"]):
+        without_judge = _pytest("notebooks", "tests/test_grading_lessons.py", *selection)
+        assert {
+            line.split("::")[0] for line in without_judge.stdout.splitlines() if "::Cell" in line
+        } == every_lesson, (selection, without_judge.stdout[-1000:])
