@@ -47,8 +47,11 @@ pytestmark = [
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # The lessons with widgets, and how many explorers each shows.
 WIDGET_LESSONS = {"01_deconvolution.ipynb": 2, "04_sparse_autoencoders.ipynb": 1}
+# Lesson 00, the first a student opens, with every kind of figure; the lessons with widgets; and
+# the last lesson, 08.
 LESSONS = [
-    ROOT / "notebooks" / name for name in ("00_getting_started.ipynb", *sorted(WIDGET_LESSONS))
+    ROOT / "notebooks" / name
+    for name in ("00_getting_started.ipynb", *sorted(WIDGET_LESSONS), "08_semi_supervised.ipynb")
 ]
 # As root Chromium needs --no-sandbox; the others keep it from reaching for a network.
 CHROMIUM_ARGS = [

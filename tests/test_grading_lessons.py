@@ -283,6 +283,40 @@ PLANTED = {
         "slope = -1 / (1 - d_g)",
         {"generator_gradient": 0.0},
     ),
+    # The chain rule through z = mean + std * eps stopped at f'(z): eps left out of d/d std.
+    "reparameterised_std_without_eps": (
+        "08_semi_supervised",
+        "gradient_estimates",
+        '"reparameterisation": (np.broadcast_to(slopes, eps.shape), slopes * eps),',
+        '"reparameterisation": (np.broadcast_to(slopes, eps.shape), slopes),',
+        {"gradient_estimates": 0.0},
+    ),
+    # The derivative of the density, not of its logarithm, for std: the -1 of the
+    # normalisation lost, and the estimate biased.
+    "score_without_the_normalisation": (
+        "08_semi_supervised",
+        "gradient_estimates",
+        '"score_function": (values * eps / std, values * (eps**2 - 1) / std),',
+        '"score_function": (values * eps / std, values * eps**2 / std),',
+        {"gradient_estimates": 0.0},
+    ),
+    # The expected bound without the classifier's entropy: right only for a sure classifier.
+    "bound_without_the_entropy": (
+        "08_semi_supervised",
+        "unlabelled_bound",
+        "return np.sum(np.exp(log_q) * (negative_bounds + log_q), axis=1)",
+        "return np.sum(np.exp(log_q) * negative_bounds, axis=1)",
+        {"unlabelled_bound": 0.0},
+    ),
+    # A softmax without the shift: right for the visible tests' logits, NaN for a confident
+    # classifier (hidden): half the points.
+    "softmax_without_the_shift": (
+        "08_semi_supervised",
+        "unlabelled_bound",
+        "shifted = class_logits - class_logits.max(axis=1, keepdims=True)",
+        "shifted = class_logits",
+        {"unlabelled_bound": 1.5},
+    ),
 }
 
 
