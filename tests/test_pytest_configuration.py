@@ -4,6 +4,7 @@ import os
 import pathlib
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -29,6 +30,13 @@ def _pytest(*arguments, path=None, fast="1"):
     )
 
 
+def _pytests(*runs):
+    """Run `_pytest(*arguments, **options)` for each `(arguments, options)` at once: each run
+    spends seconds importing Keras, and they are independent."""
+    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+        return list(pool.map(lambda run: _pytest(*run[0], **run[1]), runs))
+
+
 def test_the_lessons_are_collected_with_conftests_nbval_options(tmp_path):
     # A plugin prints the options nbval will run the lesson with.
     (tmp_path / "options_probe.py").write_text(
@@ -36,8 +44,10 @@ def test_the_lessons_are_collected_with_conftests_nbval_options(tmp_path):
         "    o = session.config.option\n"
         "    print('OPTIONS', o.nbval_lax, o.nbval_current_env, o.nbval_cell_timeout)\n"
     )
-    default = _pytest("-p", "options_probe", LESSON, path=tmp_path)
-    chosen = _pytest("-p", "options_probe", "--nbval-cell-timeout=1800", LESSON, path=tmp_path)
+    default, chosen = _pytests(
+        (("-p", "options_probe", LESSON), {"path": tmp_path}),
+        (("-p", "options_probe", "--nbval-cell-timeout=1800", LESSON), {"path": tmp_path}),
+    )
     assert default.returncode == 0, default.stdout[-2000:] + default.stderr[-2000:]
     assert "OPTIONS True True 600" in default.stdout
     assert "::Cell 0" in default.stdout  # the lesson's cells are collected
@@ -57,8 +67,13 @@ def test_fast_mode_runs_each_lesson_the_grader_judges_once():
     from tests.test_grading_lessons import judged_lessons
 
     lessons = judged_lessons(fast=True)[0]
-    fast = _pytest("notebooks", "tests/test_grading_lessons.py")
-    full = _pytest("notebooks", "tests/test_grading_lessons.py", fast="0")
+    selections = (["-k", "not grading"], ["-m", "not grades_lessons"])
+    lessons_and_judge = ("notebooks", "tests/test_grading_lessons.py")
+    fast, full, *without_judge = _pytests(
+        (lessons_and_judge, {}),
+        (lessons_and_judge, {"fast": "0"}),
+        *(((*lessons_and_judge, *selection), {}) for selection in selections),
+    )
     assert "deselected" not in full.stdout, full.stdout[-1000:]
     collected = {line.split("::")[0] for line in fast.stdout.splitlines() if "::Cell" in line}
     assert collected == {
@@ -69,8 +84,7 @@ def test_fast_mode_runs_each_lesson_the_grader_judges_once():
         assert "run once, through the grader's judge" in fast.stdout
     # A judge that -k or -m leaves out runs nothing: nbval keeps every lesson.
     every_lesson = {f"notebooks/{path.name}" for path in (ROOT / "notebooks").glob("[0-9]*.ipynb")}
-    for selection in (["-k", "not grading"], ["-m", "not grades_lessons"]):
-        without_judge = _pytest("notebooks", "tests/test_grading_lessons.py", *selection)
+    for selection, result in zip(selections, without_judge, strict=True):
         assert {
-            line.split("::")[0] for line in without_judge.stdout.splitlines() if "::Cell" in line
-        } == every_lesson, (selection, without_judge.stdout[-1000:])
+            line.split("::")[0] for line in result.stdout.splitlines() if "::Cell" in line
+        } == every_lesson, (selection, result.stdout[-1000:])
