@@ -364,11 +364,11 @@ def graded(tmp_path_factory):
     # One grading per lesson, two at a time, each one sandbox at a time. A lesson's judge runs
     # the whole lesson before its sandboxes can start; graded in one call, two sandboxes at a
     # time, the lessons take turns and one process runs while each judge does: 691 s against
-    # 515 s this way, on 2 cores (benchmarks/RESULTS.md).
+    # 515 s this way, one run each on 2 cores (benchmarks/RESULTS.md).
     def grade(lesson):
         return cli.grade(copies[lesson], folder / f"{lesson}.csv", NOTEBOOKS, lesson, jobs=1)
 
-    # The lessons with the most submissions first, so that neither lane finishes long before.
+    # The lessons with the most submissions first: a rough guess at which take longest.
     order = sorted(copies, key=lambda lesson: -len(copies[lesson]))
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as lanes:
         rows = [row for lesson_rows in lanes.map(grade, order) for row in lesson_rows]
