@@ -376,10 +376,10 @@ class SparseAutoencoder(keras.Model):
     def hidden_activations(self, x, batch_size=10_000):
         """a^(1)_{j,m} for every sample m of `x` and hidden unit j: NumPy, shape (M, N1).
 
-        `x` goes through the encoder `batch_size` samples at a time. Each call costs a few
-        milliseconds of dispatch whatever its size, and `estimate="full"` refreshes rho_hat
-        this way every few steps: 10,000 patches take 3.8 ms in one call against 13.6 ms in
-        batches of 1,024 (TensorFlow, 2 CPU cores).
+        `x` goes through the encoder `batch_size` samples at a time. Each call costs
+        dispatch whatever its size, and `estimate="full"` refreshes rho_hat this way every
+        few steps, so the default takes the course's 10,000 patches in one call
+        (benchmarks/RESULTS.md).
         """
         x = np.asarray(x, dtype="float32")
         if x.ndim != 2 or x.shape[1] != self.input_dim:
