@@ -5,6 +5,7 @@ import pathlib
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import pytest
 
@@ -30,11 +31,11 @@ def _pytest(*arguments, path=None, fast="1"):
     )
 
 
-def _pytests(*runs):
-    """Run `_pytest(*arguments, **options)` for each `(arguments, options)` at once: each run
-    spends seconds importing Keras, and they are independent."""
+def _at_once(*runs):
+    """Call each run (a `partial` of `_pytest`) at the same time and return their results in
+    order: each spends seconds importing Keras, and they are independent."""
     with ThreadPoolExecutor(max_workers=len(runs)) as pool:
-        return list(pool.map(lambda run: _pytest(*run[0], **run[1]), runs))
+        return list(pool.map(lambda run: run(), runs))
 
 
 def test_the_lessons_are_collected_with_conftests_nbval_options(tmp_path):
@@ -44,9 +45,9 @@ def test_the_lessons_are_collected_with_conftests_nbval_options(tmp_path):
         "    o = session.config.option\n"
         "    print('OPTIONS', o.nbval_lax, o.nbval_current_env, o.nbval_cell_timeout)\n"
     )
-    default, chosen = _pytests(
-        (("-p", "options_probe", LESSON), {"path": tmp_path}),
-        (("-p", "options_probe", "--nbval-cell-timeout=1800", LESSON), {"path": tmp_path}),
+    default, chosen = _at_once(
+        partial(_pytest, "-p", "options_probe", LESSON, path=tmp_path),
+        partial(_pytest, "-p", "options_probe", "--nbval-cell-timeout=1800", LESSON, path=tmp_path),
     )
     assert default.returncode == 0, default.stdout[-2000:] + default.stderr[-2000:]
     assert "OPTIONS True True 600" in default.stdout
@@ -69,10 +70,10 @@ def test_fast_mode_runs_each_lesson_the_grader_judges_once():
     lessons = judged_lessons(fast=True)[0]
     selections = (["-k", "not grading"], ["-m", "not grades_lessons"])
     lessons_and_judge = ("notebooks", "tests/test_grading_lessons.py")
-    fast, full, *without_judge = _pytests(
-        (lessons_and_judge, {}),
-        (lessons_and_judge, {"fast": "0"}),
-        *(((*lessons_and_judge, *selection), {}) for selection in selections),
+    fast, full, *without_judge = _at_once(
+        partial(_pytest, *lessons_and_judge),
+        partial(_pytest, *lessons_and_judge, fast="0"),
+        *(partial(_pytest, *lessons_and_judge, *selection) for selection in selections),
     )
     assert "deselected" not in full.stdout, full.stdout[-1000:]
     collected = {line.split("::")[0] for line in fast.stdout.splitlines() if "::Cell" in line}
