@@ -6,6 +6,7 @@ import pytest
 from keras import layers, ops
 
 from lessonlib.layers import MaxPoolingWithSwitches, MaxUnpooling2D
+from lessonlib.layers import _pool_geometry as geometry
 
 
 def reference_pool(x, pool_size, strides, padding):
@@ -82,6 +83,24 @@ def test_unpooling_puts_each_value_back_at_its_switch(pool_size, strides, paddin
         ops.convert_to_numpy(pooled), ops.convert_to_numpy(switches), *shape[1:3]
     )
     np.testing.assert_array_equal(ops.convert_to_numpy(unpooled), expected)
+
+
+@pytest.mark.parametrize("pool_size, strides, padding, shape", CASES)
+def test_each_position_lists_the_windows_that_contain_it(pool_size, strides, padding, shape):
+    # Unpooling's gather reads these lists; compare them with lists built in plain loops.
+    height, width = shape[1:3]
+    strides = strides or pool_size
+    positions = geometry.window_positions(height, width, pool_size, strides, padding)
+    expected = [[] for _ in range(height * width)]
+    for window, entries in enumerate(positions):
+        for position in entries[entries >= 0]:
+            expected[position].append(window)
+    table = geometry.windows_covering(height, width, pool_size, strides, padding)
+    assert table.shape == (height * width, max(1, max(len(row) for row in expected)))
+    for position, windows in enumerate(expected):
+        np.testing.assert_array_equal(
+            table[position], windows + [-1] * (table.shape[1] - len(windows))
+        )
 
 
 def test_unpool_of_pool_keeps_exactly_the_maxima_and_three_quarters_are_zero():

@@ -85,14 +85,17 @@ def windows_covering(height, width, pool_size, strides, padding):
         windows, each position is in at most one window and the second axis has length 1.
     """
     positions = window_positions(height, width, pool_size, strides, padding)
-    covering = [[] for _ in range(height * width)]
-    for window, entries in enumerate(positions):
-        for position in entries[entries >= 0]:
-            covering[position].append(window)
-    depth = max(1, max(len(windows) for windows in covering))
-    table = np.full((height * width, depth), -1)
-    for position, windows in enumerate(covering):
-        table[position, : len(windows)] = windows
+    windows = np.repeat(np.arange(len(positions)), positions.shape[1])
+    entries = positions.ravel()
+    windows, entries = windows[entries >= 0], entries[entries >= 0]
+    # A stable sort by position keeps each position's windows in increasing order; a window's
+    # column is its rank among the windows of its position.
+    order = np.argsort(entries, kind="stable")
+    windows, entries = windows[order], entries[order]
+    counts = np.bincount(entries, minlength=height * width)
+    starts = np.cumsum(counts) - counts
+    table = np.full((height * width, max(1, int(counts.max(initial=0)))), -1)
+    table[entries, np.arange(len(entries)) - starts[entries]] = windows
     return table
 
 
