@@ -5,7 +5,9 @@ import random
 
 import keras
 import numpy as np
+import pytest
 
+from lessonlib._seeded import fit_in_seeded_order
 from lessonlib.models import DigitFeatures
 from lessonlib.models.autoencoders import sparsity_sweep
 
@@ -63,3 +65,34 @@ def test_sparsity_sweep_depends_on_its_seed_alone():
                 np.testing.assert_allclose(a, b, rtol=1e-6)
 
     _assert_seeded(sweep, compare)
+
+
+def _weights_after(fit_epochs, x, y, batch_size):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(3)])
+    model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+    fit_epochs(model)
+    return [keras.ops.convert_to_numpy(weight) for weight in model.weights]
+
+
+@pytest.mark.parametrize("num_samples", [40, 43])  # batches of 10 divide 40, not 43
+def test_seeded_order_trains_as_one_fit_call_per_epoch_would(num_samples):
+    # With batches that divide the samples, the epochs go to one `fit` call; the weights must
+    # be exactly those of one call per epoch on the same orders.
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(num_samples, 4)).astype("float32")
+    y = rng.normal(size=(num_samples, 3)).astype("float32")
+
+    def one_call_per_epoch(model):
+        order = np.random.default_rng(7)
+        for _ in range(3):
+            permutation = order.permutation(len(x))
+            model.fit(x[permutation], y[permutation], batch_size=10, shuffle=False, verbose=0)
+
+    def seeded(model):
+        fit_in_seeded_order(model, x, y, epochs=3, batch_size=10, seed=7)
+
+    for expected, found in zip(
+        _weights_after(one_call_per_epoch, x, y, 10), _weights_after(seeded, x, y, 10), strict=True
+    ):
+        np.testing.assert_array_equal(found, expected)
