@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 
+from lessonlib import _seeded
 from lessonlib._seeded import fit_in_seeded_order
 from lessonlib.models import DigitFeatures
 from lessonlib.models.autoencoders import sparsity_sweep
@@ -67,9 +68,9 @@ def test_sparsity_sweep_depends_on_its_seed_alone():
     _assert_seeded(sweep, compare)
 
 
-def _weights_after(fit_epochs, x, y, batch_size):
+def _weights_after(fit_epochs, num_features):
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(3)])
+    model = keras.Sequential([keras.Input((num_features,)), keras.layers.Dense(3)])
     model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
     fit_epochs(model)
     return [keras.ops.convert_to_numpy(weight) for weight in model.weights]
@@ -93,7 +94,7 @@ def test_seeded_order_trains_as_one_fit_call_per_epoch_would(num_samples):
         fit_in_seeded_order(model, x, y, epochs=3, batch_size=10, seed=7)
 
     for expected, found in zip(
-        _weights_after(one_call_per_epoch, x, y, 10), _weights_after(seeded, x, y, 10), strict=True
+        _weights_after(one_call_per_epoch, 4), _weights_after(seeded, 4), strict=True
     ):
         np.testing.assert_array_equal(found, expected)
 
@@ -124,6 +125,14 @@ def test_seeded_order_calls_fit_once_only_where_nothing_changes(
     x = np.zeros((num_samples, 2), "float32")
     fit_in_seeded_order(model, x, epochs=epochs, batch_size=10, seed=0, verbose=verbose)
     assert model.calls == calls
+
+
+def test_seeded_order_copies_at_most_its_limit_into_one_call(monkeypatch):
+    monkeypatch.setattr(_seeded, "_MERGED_BYTES", 2 * 40 * 2 * 4)  # two epochs of x
+    model = _FitCalls()
+    x = np.zeros((40, 2), "float32")
+    fit_in_seeded_order(model, x, epochs=5, batch_size=10, seed=0)
+    assert model.calls == [(80, 0), (80, 0), (40, 0)]
 
 
 def test_seeded_order_names_a_bad_batch_size():
