@@ -31,7 +31,7 @@ def fit_in_seeded_order(model, x, y=None, *, epochs, batch_size, seed, verbose=0
     batch_size = _validation.positive_int("batch_size", batch_size)
     order = np.random.default_rng(seed)
     orders = [order.permutation(len(x)) for _ in range(epochs)]
-    if verbose == 0 and len(x) and len(x) % batch_size == 0:
+    if verbose == 0 and len(x) % batch_size == 0:
         per_call = max(1, _MERGED_BYTES // max(1, np.asarray(x).nbytes))
         orders = [
             np.concatenate(orders[start : start + per_call])
